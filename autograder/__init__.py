@@ -1,0 +1,1 @@
+"""Grading package of the course Deep Learning from the Foundations."""

@@ -1,0 +1,67 @@
+"""Comparing a learner's tensors with trusted ones, with per-dtype tolerances and teaching messages."""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator
+
+import numpy as np
+import torch
+
+from autograder.results import CheckFailed
+
+# Results are compared with float64 ground truth cast to the input dtype. float32 sums of up to
+# a few hundred terms in a different order differ by ~1e-6 relative; 1e-4 leaves room for that
+# and still catches any real mistake (those are off by O(1)).
+TOLERANCES: dict[torch.dtype, dict[str, float]] = {
+    torch.float32: {"rtol": 1e-4, "atol": 1e-5},
+    torch.float64: {"rtol": 1e-10, "atol": 1e-12},
+}
+
+
+def is_close(actual: torch.Tensor, expected: torch.Tensor) -> bool:
+    """Same shape and within the tolerance of expected's dtype."""
+    if actual.shape != expected.shape:
+        return False
+    tol = TOLERANCES.get(expected.dtype, TOLERANCES[torch.float32])
+    return bool(torch.allclose(actual.to(expected.dtype), expected, **tol))
+
+
+def expect_tensor(out: object, *, name: str, dtype: torch.dtype, device: torch.device,
+                  shape: tuple[int, ...], call: str) -> torch.Tensor:
+    """Fail unless `out` is a plain torch.Tensor of the given dtype, device and shape."""
+    if isinstance(out, np.ndarray):
+        raise CheckFailed(f"{call} returned a numpy.ndarray; return a torch.Tensor "
+                          "(keep the computation in torch rather than converting at the end).")
+    if type(out) is not torch.Tensor:
+        raise CheckFailed(f"{call} returned {type(out).__name__!s}, not a torch.Tensor: "
+                          f"{name} must build and return a new tensor.")
+    if out.dtype != dtype:
+        raise CheckFailed(f"{call} returned {out.dtype} for {dtype} inputs: create the result with "
+                          f"dtype=a.dtype (torch.zeros(n, m) alone is always float32).")
+    if out.device.type != device.type:
+        raise CheckFailed(f"{call} returned a tensor on {out.device} for inputs on {device}: "
+                          "create the result with device=a.device.")
+    if tuple(out.shape) != tuple(shape):
+        raise CheckFailed(f"{call} returned shape {tuple(out.shape)}; expected {tuple(shape)}.")
+    return out
+
+
+def worst_difference(actual: torch.Tensor, expected: torch.Tensor) -> str:
+    """Where and by how much two same-shaped tensors differ most."""
+    diff = (actual.to(expected.dtype) - expected).abs()
+    flat = int(torch.nan_to_num(diff, nan=float("inf")).argmax())
+    index = tuple(int(i) for i in np.unravel_index(flat, tuple(diff.shape))) if diff.dim() else ()
+    return (f"largest difference at {list(index)}: expected {expected[index].item():.6g}, "
+            f"got {actual[index].item():.6g}")
+
+
+@contextmanager
+def inputs_unchanged(call: str, **tensors: torch.Tensor) -> Iterator[None]:
+    """Fail if the block changes any of the given tensors in place."""
+    before = {k: t.detach().clone() for k, t in tensors.items()}
+    yield
+    for k, t in tensors.items():
+        if not torch.equal(t.detach(), before[k]):
+            raise CheckFailed(f"{call} changed its input `{k}` in place (an in-place op such as "
+                              f"`{k} += ...`, `{k}.mul_()` or `{k}[...] = ...`): leave inputs as they "
+                              "are and write into a new tensor.")

@@ -1,0 +1,70 @@
+"""An exercise: a name, its points, and the check that grades a learner's answer to it."""
+from __future__ import annotations
+
+import functools
+import os
+import warnings
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import torch
+
+from autograder.devices import resolve_device
+from autograder.results import CheckFailed, NotAttempted
+
+Check = Callable[..., None]
+
+
+@dataclass(frozen=True)
+class Exercise:
+    """One graded unit of a lesson; `name` is what the learner defines and the nbgrader grade_id."""
+
+    name: str
+    points: float
+    check: Check
+    time_budget_s: float = 120.0
+
+
+def fresh_generator() -> tuple[torch.Generator, int]:
+    """A generator with a fresh random seed (returned too, so a failure can be reproduced)."""
+    seed = int.from_bytes(os.urandom(4), "little")
+    gen = torch.Generator(device="cpu")
+    gen.manual_seed(seed)
+    return gen, seed
+
+
+def check(name: str) -> Callable[[Callable[..., None]], Check]:
+    """Make `body(fn, device, gen)` a public check `check_<name>(fn, device=None)`.
+
+    The wrapper is the same in nbgrader's hidden tests and in the CLI/pytest route: it resolves
+    the device, silences warnings (stderr output would zero an nbgrader test cell), restores the
+    global torch state the learner's code may change, turns a stub's NotImplementedError into
+    NotAttempted and names the seed of the random inputs in any failure.
+    """
+    def decorate(body: Callable[..., None]) -> Check:
+        @functools.wraps(body)
+        def run(fn: Any, device: str | torch.device | None = None) -> None:
+            dev = resolve_device(device)
+            if not callable(fn):
+                raise CheckFailed(f"{name} should be a function, but it is a {type(fn).__name__}.")
+            gen, seed = fresh_generator()
+            default_dtype, grad_enabled = torch.get_default_dtype(), torch.is_grad_enabled()
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    body(fn, dev, gen)
+            except NotImplementedError as err:
+                raise NotAttempted(f"{name} is not attempted yet (it raises NotImplementedError).") from err
+            except CheckFailed as err:
+                raise CheckFailed(f"{err} [inputs: seed {seed}, device {dev.type}]") from None
+            finally:
+                torch.set_default_dtype(default_dtype)
+                torch.set_grad_enabled(grad_enabled)
+        run.__name__ = run.__qualname__ = f"check_{name}"
+        return run
+    return decorate
+
+
+def randn(*shape: int, gen: torch.Generator, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """Standard-normal inputs from `gen`, made on the CPU (reproducible everywhere) then moved."""
+    return torch.randn(*shape, generator=gen, dtype=dtype).to(device)

@@ -1,0 +1,92 @@
+"""Grading: run each exercise's check on a notebook's (or the solutions') definitions."""
+from __future__ import annotations
+
+import difflib
+import shutil
+from pathlib import Path
+from typing import Any
+
+from autograder.exercise import Exercise
+from autograder.lessons import Lesson, lesson_for
+from autograder.limits import time_limit
+from autograder.loader import LoadedNotebook, describe_exception, load_notebook
+from autograder.results import (CheckFailed, ExerciseResult, ExerciseTimeout, LessonResult, NotAttempted,
+                                Status)
+
+
+def _missing(name: str, loaded: LoadedNotebook) -> str:
+    """Why a name is absent: a similar name, or a cell that failed before defining it."""
+    message = f"`{name}` is not defined in the notebook."
+    defined = [k for k, v in loaded.namespace.items() if callable(v) and not k.startswith("_")]
+    close = difflib.get_close_matches(name, defined, n=1, cutoff=0.6)
+    if close:
+        message += f" Did you rename it? `{close[0]}` is defined; keep the exercise's name."
+    if loaded.problems:
+        first = loaded.problems[0]
+        message += f"\nCell {first.cell} failed while the notebook was loaded, which may be why: {first.message}"
+    return message
+
+
+def grade_exercise(exercise: Exercise, namespace: dict[str, Any], device: str | None,
+                   loaded: LoadedNotebook | None = None) -> ExerciseResult:
+    """Grade one exercise; every outcome of the learner's code becomes a result, never an exception."""
+    def result(status: Status, message: str = "") -> ExerciseResult:
+        points = exercise.points if status == Status.PASSED else 0
+        return ExerciseResult(exercise.name, points, exercise.points, status, message)
+
+    if exercise.name not in namespace:
+        return result(Status.ERROR, _missing(exercise.name, loaded or LoadedNotebook(Path("?"))))
+    try:
+        with time_limit(exercise.time_budget_s, f"checking {exercise.name}"):
+            exercise.check(namespace[exercise.name], device)
+    except NotAttempted as err:
+        return result(Status.NOT_ATTEMPTED, f"{err} Replace the `raise NotImplementedError` line with your code.")
+    except CheckFailed as err:
+        return result(Status.FAILED, str(err))
+    except ExerciseTimeout as err:
+        return result(Status.TIMEOUT, str(err))
+    except (Exception, SystemExit) as err:  # the learner's code crashed inside the check
+        return result(Status.ERROR, f"{exercise.name} raised {describe_exception(err)}")
+    return result(Status.PASSED)
+
+
+def grade_loaded(lesson: Lesson, loaded: LoadedNotebook, device: str | None = None, label: str | None = None) -> LessonResult:
+    """Grade every exercise of a lesson against a loaded notebook."""
+    graded = LessonResult(lesson.key, label or str(loaded.path))
+    for exercise in lesson.exercises():
+        if loaded.error:
+            graded.exercises.append(ExerciseResult(exercise.name, 0, exercise.points, Status.ERROR, loaded.error))
+        else:
+            graded.exercises.append(grade_exercise(exercise, loaded.namespace, device, loaded))
+    return graded
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def grade_notebook(path: str | Path, device: str | None = None) -> LessonResult:
+    """Grade a learner's notebook; its lesson comes from its file name."""
+    path = Path(path)
+    return grade_loaded(lesson_for(path.name), load_notebook(path), device, _display(path))
+
+
+def grade_solutions(key: str, device: str | None = None) -> LessonResult:
+    """Grade the reference solutions module of a lesson (they must get full marks)."""
+    lesson = lesson_for(key)
+    loaded = LoadedNotebook(path=lesson.solutions_file, namespace=vars(lesson.solutions()))
+    return grade_loaded(lesson, loaded, device, _display(lesson.solutions_file))
+
+
+def ensure_assignment(lesson: Lesson) -> tuple[Path, bool]:
+    """The learner's notebook of a lesson, copied from release/ on first use; never overwritten."""
+    target = lesson.assignment_notebook
+    if target.exists():
+        return target, False
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(lesson.release_notebook, target)
+    return target, True
+

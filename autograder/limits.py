@@ -1,0 +1,35 @@
+"""Time budgets for learner code: a cell or an exercise that runs too long is stopped, not waited on."""
+from __future__ import annotations
+
+import signal
+import threading
+from contextlib import contextmanager
+from typing import Iterator
+
+from autograder.results import ExerciseTimeout
+
+
+@contextmanager
+def time_limit(seconds: float | None, what: str) -> Iterator[None]:
+    """Raise ExerciseTimeout in this thread when the block runs longer than `seconds`.
+
+    Uses SIGALRM, so it interrupts pure-Python loops (the usual infinite loop) between
+    bytecodes; it is a no-op off the main thread or where SIGALRM does not exist.
+    """
+    usable = (seconds and hasattr(signal, "SIGALRM")
+              and threading.current_thread() is threading.main_thread())
+    if not usable:
+        yield
+        return
+
+    def on_alarm(signum: int, frame: object) -> None:
+        raise ExerciseTimeout(f"{what} ran longer than its {seconds:g} s budget: "
+                              "is there an infinite loop, or a loop far bigger than the inputs?")
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)

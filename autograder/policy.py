@@ -1,0 +1,71 @@
+"""Op policy: which torch (and numpy) operations a learner's function calls, observed at run time."""
+from __future__ import annotations
+
+from contextlib import ExitStack, contextmanager
+from typing import Any, Callable, Iterator
+
+import numpy as np
+import torch
+from torch.overrides import TorchFunctionMode
+
+# Everything that multiplies matrices for you. Names are the torch functions/methods as the
+# function mode sees them (`a @ b` arrives as matmul or __matmul__).
+MATMUL_FAMILY = frozenset({
+    "matmul", "__matmul__", "__rmatmul__", "__imatmul__", "mm", "bmm", "mv", "dot", "vdot",
+    "inner", "tensordot", "einsum", "addmm", "addmm_", "addmv", "addmv_", "addbmm", "baddbmm",
+    "addr", "chain_matmul", "multi_dot", "vecdot", "linear", "bilinear",
+    "np.dot", "np.matmul", "np.einsum", "np.tensordot", "np.inner", "np.vdot",
+})
+# Leaving torch for numpy hides the work from the policy, so it is refused where the policy matters.
+NUMPY_ESCAPES = frozenset({"numpy", "__array__"})
+
+_TRIPWIRES: dict[str, tuple[Any, str]] = {
+    # Plain-Python functions the function mode cannot see.
+    "broadcast_shapes": (torch, "broadcast_shapes"),
+    "np.broadcast_shapes": (np, "broadcast_shapes"),
+    "np.broadcast": (np, "broadcast"),
+    "np.broadcast_to": (np, "broadcast_to"),
+    "np.dot": (np, "dot"),
+    "np.matmul": (np, "matmul"),
+    "np.einsum": (np, "einsum"),
+    "np.tensordot": (np, "tensordot"),
+    "np.inner": (np, "inner"),
+    "np.vdot": (np, "vdot"),
+}
+
+
+class _Recorder(TorchFunctionMode):
+    """Records the name of every torch function or Tensor method called inside it."""
+
+    def __init__(self, calls: list[str]) -> None:
+        super().__init__()
+        self.calls = calls
+
+    def __torch_function__(self, func: Callable, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
+        self.calls.append(getattr(func, "__name__", repr(func)))
+        return func(*args, **(kwargs or {}))
+
+
+def _tripwire(name: str, original: Callable, calls: list[str]) -> Callable:
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        calls.append(name)
+        return original(*args, **kwargs)
+    return wrapper
+
+
+@contextmanager
+def record_ops() -> Iterator[list[str]]:
+    """Yield a list that fills with the names of the torch/numpy ops called inside the block."""
+    calls: list[str] = []
+    with ExitStack() as stack:
+        for name, (module, attr) in _TRIPWIRES.items():
+            original = getattr(module, attr)
+            setattr(module, attr, _tripwire(name, original, calls))
+            stack.callback(setattr, module, attr, original)
+        with _Recorder(calls):
+            yield calls
+
+
+def forbidden_calls(calls: list[str], forbidden: frozenset[str]) -> list[str]:
+    """The distinct forbidden names among `calls`, in order of first use."""
+    return list(dict.fromkeys(c for c in calls if c in forbidden))

@@ -1,0 +1,64 @@
+"""Speed graded as ratios: learner and reference timed side by side, alternating, in one process."""
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import torch
+from torch.utils import benchmark
+
+from autograder.devices import synchronize
+
+
+@dataclass(frozen=True)
+class SpeedComparison:
+    """Median seconds per call of a learner's function and of a reference on the same inputs."""
+
+    student_s: float
+    reference_s: float
+
+    @property
+    def ratio(self) -> float:
+        """How many times slower the learner's function is than the reference (<1: faster)."""
+        return self.student_s / self.reference_s
+
+
+def _calls_per_block(fn: Callable, args: tuple, device: torch.device, min_block_s: float) -> int:
+    """Enough calls that one timed block lasts about `min_block_s`, so timer resolution is irrelevant."""
+    fn(*args)  # warm-up: first calls pay for allocation and lazy initialisation
+    synchronize(device)
+    start = time.perf_counter()
+    fn(*args)
+    synchronize(device)
+    once = max(time.perf_counter() - start, 1e-7)
+    return max(1, int(min_block_s / once))
+
+
+def compare_speed(student: Callable, reference: Callable, args: tuple[Any, ...], device: torch.device,
+                  rounds: int = 7, min_block_s: float = 0.02) -> SpeedComparison:
+    """Time `student(*args)` and `reference(*args)` in alternating blocks and compare their medians.
+
+    Alternating (and swapping who goes first each round) spreads any slowdown from other
+    processes over both; one intra-op thread keeps a busy second core from skewing either.
+    torch.utils.benchmark synchronizes CUDA around each block.
+    """
+    numbers = {name: _calls_per_block(fn, args, device, min_block_s)
+               for name, fn in (("student", student), ("reference", reference))}
+    timers = {name: benchmark.Timer(stmt="fn(*args)", globals={"fn": fn, "args": args}, num_threads=1)
+              for name, fn in (("student", student), ("reference", reference))}
+    samples: dict[str, list[float]] = {"student": [], "reference": []}
+    for r in range(rounds):
+        order = ("student", "reference") if r % 2 == 0 else ("reference", "student")
+        for name in order:
+            samples[name].append(timers[name].timeit(numbers[name]).median)
+    return SpeedComparison(statistics.median(samples["student"]), statistics.median(samples["reference"]))
+
+
+def format_duration(seconds: float) -> str:
+    """1.2 s, 3.4 ms, 56 µs — a duration as a person reads it."""
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
+        if seconds >= scale:
+            return f"{seconds / scale:.3g} {unit}"
+    return f"{seconds / 1e-9:.3g} ns"
