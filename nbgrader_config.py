@@ -22,3 +22,8 @@ c.Execute.timeout = 120
 c.ExecutePreprocessor.timeout = 120
 # Keep going after a failing cell, so one broken exercise costs only its own points.
 c.Execute.allow_errors = True
+# Any stderr output zeroes an nbgrader test cell, so a harmless torch warning from a learner's
+# (correct) code would cost points: the kernel prints warnings on stdout instead.
+c.Execute.extra_arguments = [
+    "--IPKernelApp.exec_lines=['from autograder.kernel import warnings_to_stdout', 'warnings_to_stdout()']",
+]

@@ -46,10 +46,16 @@ class _Recorder(TorchFunctionMode):
         return func(*args, **(kwargs or {}))
 
 
-def _tripwire(name: str, original: Callable, calls: list[str]) -> Callable:
+def _tripwire(name: str, original: Callable, calls: list[str], depth: list[int]) -> Callable:
+    """`original`, recording its name when the learner calls it (not when another helper does)."""
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        calls.append(name)
-        return original(*args, **kwargs)
+        if not depth:
+            calls.append(name)
+        depth.append(1)
+        try:
+            return original(*args, **kwargs)
+        finally:
+            depth.pop()
     return wrapper
 
 
@@ -57,10 +63,11 @@ def _tripwire(name: str, original: Callable, calls: list[str]) -> Callable:
 def record_ops() -> Iterator[list[str]]:
     """Yield a list that fills with the names of the torch/numpy ops called inside the block."""
     calls: list[str] = []
+    depth: list[int] = []
     with ExitStack() as stack:
         for name, (module, attr) in _TRIPWIRES.items():
             original = getattr(module, attr)
-            setattr(module, attr, _tripwire(name, original, calls))
+            setattr(module, attr, _tripwire(name, original, calls, depth))
             stack.callback(setattr, module, attr, original)
         with _Recorder(calls):
             yield calls

@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import pytest
+
+from autograder.checks.matmul import check_matmul_loops
+from autograder.grade import grade_loaded, grade_solutions
+from autograder.loader import LoadedNotebook
+from autograder.results import CheckFailed, NotAttempted, Status
+from mutants_matmul import MUTANTS
+
+
+def test_reference_solutions_get_full_marks():
+    graded = grade_solutions("01_matmul", "cpu")
+    assert [(e.name, e.status) for e in graded.exercises if e.status != Status.PASSED] == []
+    assert graded.score == graded.max_score == 14
+
+
+@pytest.mark.parametrize("mutant", MUTANTS, ids=[m.name for m in MUTANTS])
+def test_mutant_fails_exactly_its_exercise_with_its_message(mutant, matmul_lesson, reference_namespace, tmp_path):
+    reference_namespace[mutant.exercise] = mutant.fn
+    graded = grade_loaded(matmul_lesson, LoadedNotebook(tmp_path, reference_namespace), "cpu")
+    not_passed = {e.name: e for e in graded.exercises if e.status != Status.PASSED}
+    assert list(not_passed) == [mutant.exercise], {k: v.message for k, v in not_passed.items()}
+    result = not_passed[mutant.exercise]
+    assert result.status.value == mutant.status
+    assert mutant.message in result.message
+    assert result.points == 0 and graded.score == graded.max_score - result.max_points
+
+
+def test_mutant_zoo_covers_every_exercise(matmul_lesson):
+    assert {m.exercise for m in MUTANTS} == {e.name for e in matmul_lesson.exercises()}
+    assert len(MUTANTS) >= 10
+
+
+def test_check_raises_not_attempted_for_a_stub():
+    def stub(a, b):
+        raise NotImplementedError("matmul_loops: not attempted yet")
+    with pytest.raises(NotAttempted, match="matmul_loops is not attempted"):
+        check_matmul_loops(stub)
+
+
+def test_check_refuses_an_object_that_compares_equal_to_anything():
+    class Anything:
+        shape = (4, 4)
+
+        def __eq__(self, other):
+            return True
+
+    with pytest.raises(CheckFailed, match="returned Anything, not a torch.Tensor"):
+        check_matmul_loops(lambda a, b: Anything())
+
+
+def test_check_refuses_something_that_is_not_a_function():
+    with pytest.raises(CheckFailed, match="should be a function"):
+        check_matmul_loops(42)
+
+
+def test_check_failure_names_the_seed_to_reproduce_it():
+    with pytest.raises(CheckFailed, match=r"\[inputs: seed \d+, device cpu\]"):
+        check_matmul_loops(lambda a, b: (a @ b) * 2)

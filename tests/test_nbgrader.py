@@ -1,0 +1,110 @@
+"""The nbgrader route: release/ generated from source/, and a real autograde + export round trip."""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from autograder.lessons import COURSE_ROOT, LESSONS
+
+pytestmark = pytest.mark.slow
+NBGRADER = [sys.executable, "-m", "nbgrader"]
+
+
+def _nbgrader(course: Path, *args: str) -> subprocess.CompletedProcess:
+    # nbgrader runs helper programs (alembic) found on PATH: the environment's own bin comes first.
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    proc = subprocess.run([*NBGRADER, *args], cwd=course, env=env, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory) -> Path:
+    """A fresh course directory with this repo's config and sources, assignments generated."""
+    root = tmp_path_factory.mktemp("course")
+    shutil.copyfile(COURSE_ROOT / "nbgrader_config.py", root / "nbgrader_config.py")
+    shutil.copytree(COURSE_ROOT / "source", root / "source")
+    for key in LESSONS:
+        _nbgrader(root, "generate_assignment", key, "--force")
+    return root
+
+
+def _content(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("key", list(LESSONS))
+def test_committed_release_matches_a_fresh_generate_assignment(course, key):
+    fresh = course / "release" / key / f"{key}.ipynb"
+    committed = COURSE_ROOT / "release" / key / f"{key}.ipynb"
+    assert _content(committed) == _content(fresh), (
+        f"release/{key} is out of date with source/: run `nbgrader generate_assignment {key} --force`")
+
+
+@pytest.mark.parametrize("key", list(LESSONS))
+def test_release_has_named_stubs_and_no_hidden_tests_or_solutions(key):
+    text = (COURSE_ROOT / "release" / key / f"{key}.ipynb").read_text(encoding="utf-8")
+    assert "BEGIN HIDDEN TESTS" not in text and "check_" not in text and "BEGIN SOLUTION" not in text
+    for exercise in LESSONS[key].exercises():
+        assert f'raise NotImplementedError(\\"{exercise.name}: not attempted yet' in text
+
+
+def _submission(key: str, replace: dict[str, str]) -> nbformat.NotebookNode:
+    """The released notebook with every solution cell filled in from source/ (or from `replace`)."""
+    source = nbformat.read(COURSE_ROOT / "source" / key / f"{key}.ipynb", as_version=4)
+    answers = {c.metadata["nbgrader"]["grade_id"]: c.source for c in source.cells
+               if c.metadata.get("nbgrader", {}).get("solution")}
+    nb = nbformat.read(COURSE_ROOT / "release" / key / f"{key}.ipynb", as_version=4)
+    for cell in nb.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if cell.metadata.get("nbgrader", {}).get("solution") and grade_id in answers:
+            answer = replace.get(grade_id, answers[grade_id])
+            cell.source = "\n".join(l for l in answer.splitlines() if "### BEGIN SOLUTION" not in l and "### END SOLUTION" not in l)
+    return nb
+
+
+def _submit(course: Path, student: str, nb: nbformat.NotebookNode) -> None:
+    folder = course / "submitted" / student / "01_matmul"
+    folder.mkdir(parents=True)
+    nbformat.write(nb, folder / "01_matmul.ipynb")
+
+
+EINSUM_WITH_AT = '''def matmul_einsum(a: Tensor, b: Tensor) -> Tensor:
+    if a.shape[1] != b.shape[0]:
+        raise ValueError(f"inner dimensions differ: {a.shape} vs {b.shape}")
+    return a @ b
+'''
+LOOPS_THAT_WARN = '''import warnings
+
+def matmul_loops(a: Tensor, b: Tensor) -> Tensor:
+    warnings.warn("a harmless warning from correct code", UserWarning)
+    if a.shape[1] != b.shape[0]:
+        raise ValueError(f"inner dimensions differ: {a.shape} vs {b.shape}")
+    c = torch.zeros(a.shape[0], b.shape[1], dtype=a.dtype, device=a.device)
+    for i in range(a.shape[0]):
+        for j in range(b.shape[1]):
+            for p in range(a.shape[1]):
+                c[i, j] += a[i, p] * b[p, j]
+    return c
+'''
+
+
+def test_autograde_and_export_give_full_zero_and_partial_scores(course):
+    release = nbformat.read(course / "release" / "01_matmul" / "01_matmul.ipynb", as_version=4)
+    _submit(course, "alice", _submission("01_matmul", {}))
+    _submit(course, "bob", release)
+    _submit(course, "carol", _submission("01_matmul", {"matmul_einsum": EINSUM_WITH_AT}))
+    _submit(course, "dave", _submission("01_matmul", {"matmul_loops": LOOPS_THAT_WARN}))
+    _nbgrader(course, "autograde", "01_matmul", "--force")
+    _nbgrader(course, "export", "--to", "grades.csv")
+    with open(course / "grades.csv", newline="") as f:
+        scores = {row["student_id"]: (float(row["score"]), float(row["max_score"])) for row in csv.DictReader(f)}
+    assert scores == {"alice": (14, 14), "bob": (0, 14), "carol": (12, 14), "dave": (14, 14)}
