@@ -1,4 +1,4 @@
-"""Kernel start-up for nbgrader runs: warnings go to stdout, since any stderr output zeroes a test cell."""
+"""Kernel start-up for nbgrader runs (autograde, validate): what a test cell prints is graded and shown."""
 from __future__ import annotations
 
 import sys
@@ -6,9 +6,20 @@ import warnings
 from typing import Any
 
 
-def warnings_to_stdout() -> None:
-    """Show every warning on stdout instead of stderr (the learner still sees it in the cell output)."""
-    def show(message: Any, category: type[Warning], filename: str, lineno: int, file: Any = None, line: str | None = None) -> None:
-        sys.stdout.write(warnings.formatwarning(message, category, filename, lineno, line))
+def _warning_to_stdout(message: Any, category: type[Warning], filename: str, lineno: int,
+                       file: Any = None, line: str | None = None) -> None:
+    sys.stdout.write(warnings.formatwarning(message, category, filename, lineno, line))
 
-    warnings.showwarning = show
+
+def configure_grading_kernel() -> None:
+    """Warnings on stdout (stderr output zeroes a test cell); errors as one line, no traceback wall.
+
+    The one-line errors also keep the hidden test code out of the learner's feedback: a failed
+    check shows as `CheckFailed: <what is wrong and why>`.
+    """
+    warnings.showwarning = _warning_to_stdout
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    if shell is not None:
+        shell.run_line_magic("xmode", "Minimal")

@@ -108,3 +108,7 @@ def test_autograde_and_export_give_full_zero_and_partial_scores(course):
     with open(course / "grades.csv", newline="") as f:
         scores = {row["student_id"]: (float(row["score"]), float(row["max_score"])) for row in csv.DictReader(f)}
     assert scores == {"alice": (14, 14), "bob": (0, 14), "carol": (12, 14), "dave": (14, 14)}
+    _nbgrader(course, "generate_feedback", "01_matmul", "--force")
+    feedback = (course / "feedback" / "carol" / "01_matmul" / "01_matmul.html").read_text(encoding="utf-8")
+    assert "calls <code>matmul</code>" in feedback or "calls `matmul`" in feedback
+    assert "check_matmul_einsum(" not in feedback and "HIDDEN TESTS" not in feedback
