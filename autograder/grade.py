@@ -27,6 +27,21 @@ def _missing(name: str, loaded: LoadedNotebook) -> str:
     return message
 
 
+# Hints for torch errors a learner's code commonly raises, keyed by a phrase of torch's message.
+_ERROR_HINTS = {
+    "same device": "create new tensors with device=a.device, so they live where the inputs do.",
+    "must match the size": "print the shapes of the tensors you combine; broadcasting aligns them from the right.",
+    "out of bounds": "check each loop's range against the dimension it indexes (a.shape[0], a.shape[1], b.shape[1]).",
+}
+
+
+def _with_hint(message: str) -> str:
+    for phrase, hint in _ERROR_HINTS.items():
+        if phrase in message:
+            return f"{message}\nHint: {hint}"
+    return message
+
+
 def grade_exercise(exercise: Exercise, namespace: dict[str, Any], device: str | None,
                    loaded: LoadedNotebook | None = None) -> ExerciseResult:
     """Grade one exercise; every outcome of the learner's code becomes a result, never an exception."""
@@ -46,7 +61,7 @@ def grade_exercise(exercise: Exercise, namespace: dict[str, Any], device: str | 
     except ExerciseTimeout as err:
         return result(Status.TIMEOUT, str(err))
     except (Exception, SystemExit) as err:  # the learner's code crashed inside the check
-        return result(Status.ERROR, f"{exercise.name} raised {describe_exception(err)}")
+        return result(Status.ERROR, _with_hint(f"{exercise.name} raised {describe_exception(err)}"))
     return result(Status.PASSED)
 
 

@@ -30,6 +30,7 @@ def test_grade_exercise_reports_an_exception_with_the_learners_line(matmul_lesso
     assert result.status == Status.ERROR
     assert "matmul_loops raised IndexError" in result.message
     assert "cell 1, line 2: return a[99, 99]" in result.message
+    assert "Hint: check each loop's range" in result.message
 
 
 def test_grade_exercise_stops_an_infinite_loop(matmul_lesson, make_notebook):
