@@ -50,6 +50,7 @@ class Lesson:
 
 LESSONS: dict[str, Lesson] = {lesson.key: lesson for lesson in (
     Lesson("01_matmul", "matmul"),
+    Lesson("02_init", "init"),
 )}
 
 

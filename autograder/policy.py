@@ -16,6 +16,11 @@ MATMUL_FAMILY = frozenset({
     "addr", "chain_matmul", "multi_dot", "vecdot", "linear", "bilinear",
     "np.dot", "np.matmul", "np.einsum", "np.tensordot", "np.inner", "np.vdot",
 })
+# torch's own activation functions, which lessons that rebuild activations may not call.
+ACTIVATION_FAMILY = frozenset({
+    "relu", "relu_", "leaky_relu", "leaky_relu_", "prelu", "rrelu", "rrelu_", "elu", "selu", "celu",
+    "gelu", "silu", "hardtanh", "relu6", "threshold", "threshold_",
+})
 # Leaving torch for numpy hides the work from the policy, so it is refused where the policy matters.
 NUMPY_ESCAPES = frozenset({"numpy", "__array__"})
 

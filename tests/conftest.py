@@ -7,7 +7,10 @@ from typing import Any, Callable
 import nbformat
 import pytest
 
+from autograder.grade import grade_loaded
 from autograder.lessons import Lesson, lesson_for
+from autograder.loader import LoadedNotebook
+from autograder.results import Status
 
 NotebookFactory = Callable[..., Path]
 
@@ -39,3 +42,17 @@ def make_notebook(tmp_path: Path) -> NotebookFactory:
         nbformat.write(nb, path)
         return path
     return make
+
+
+def assert_fails_only_its_exercise(lesson: Lesson, mutant: Any, tmp_path: Path) -> None:
+    """Grade the reference solutions with one function swapped for a mutant: exactly that exercise
+    must lose its points, with the mutant's status and message; every other exercise passes."""
+    namespace = dict(vars(lesson.solutions()))
+    namespace[mutant.exercise] = mutant.fn
+    graded = grade_loaded(lesson, LoadedNotebook(tmp_path, namespace), "cpu")
+    not_passed = {e.name: e for e in graded.exercises if e.status != Status.PASSED}
+    assert list(not_passed) == [mutant.exercise], {k: v.message for k, v in not_passed.items()}
+    result = not_passed[mutant.exercise]
+    assert result.status.value == mutant.status
+    assert mutant.message in result.message, result.message
+    assert result.points == 0 and graded.score == graded.max_score - result.max_points

@@ -3,9 +3,9 @@ from __future__ import annotations
 import pytest
 
 from autograder.checks.matmul import check_matmul_loops
-from autograder.grade import grade_loaded, grade_solutions
-from autograder.loader import LoadedNotebook
+from autograder.grade import grade_solutions
 from autograder.results import CheckFailed, NotAttempted, Status
+from conftest import assert_fails_only_its_exercise
 from mutants_matmul import MUTANTS
 
 
@@ -16,15 +16,8 @@ def test_reference_solutions_get_full_marks():
 
 
 @pytest.mark.parametrize("mutant", MUTANTS, ids=[m.name for m in MUTANTS])
-def test_mutant_fails_exactly_its_exercise_with_its_message(mutant, matmul_lesson, reference_namespace, tmp_path):
-    reference_namespace[mutant.exercise] = mutant.fn
-    graded = grade_loaded(matmul_lesson, LoadedNotebook(tmp_path, reference_namespace), "cpu")
-    not_passed = {e.name: e for e in graded.exercises if e.status != Status.PASSED}
-    assert list(not_passed) == [mutant.exercise], {k: v.message for k, v in not_passed.items()}
-    result = not_passed[mutant.exercise]
-    assert result.status.value == mutant.status
-    assert mutant.message in result.message
-    assert result.points == 0 and graded.score == graded.max_score - result.max_points
+def test_mutant_fails_exactly_its_exercise_with_its_message(mutant, matmul_lesson, tmp_path):
+    assert_fails_only_its_exercise(matmul_lesson, mutant, tmp_path)
 
 
 def test_mutant_zoo_covers_every_exercise(matmul_lesson):

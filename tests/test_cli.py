@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from autograder.cli import main
+from autograder.lessons import LESSONS
 
 
 def _run(*args, cwd=None):
@@ -19,12 +20,16 @@ def test_check_solutions_json_is_full_marks_and_exits_zero():
     proc = _run("check", "--solutions", "--json")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     data = json.loads(proc.stdout)
-    [lesson] = data["lessons"]
-    assert set(lesson) == {"lesson", "notebook", "score", "max_score", "exercises"}
-    assert lesson["lesson"] == "01_matmul" and lesson["score"] == lesson["max_score"] == 14
-    assert [e["name"] for e in lesson["exercises"]] == [
+    assert list(data) == ["lessons"]
+    lessons = {lesson["lesson"]: lesson for lesson in data["lessons"]}
+    assert list(lessons) == list(LESSONS)
+    for lesson in lessons.values():
+        assert list(lesson) == ["lesson", "notebook", "score", "max_score", "exercises"]
+        assert lesson["score"] == lesson["max_score"] > 0
+        assert all(list(e) == ["name", "points", "max_points", "status", "message"] for e in lesson["exercises"])
+        assert {e["status"] for e in lesson["exercises"]} == {"passed"}
+    assert [e["name"] for e in lessons["01_matmul"]["exercises"]] == [
         "matmul_loops", "matmul_elementwise", "broadcast_shape", "matmul_broadcast", "matmul_einsum"]
-    assert all(set(e) == {"name", "points", "max_points", "status", "message"} for e in lesson["exercises"])
 
 
 def test_check_of_the_released_stub_is_not_attempted_and_exits_one(matmul_lesson, tmp_path):

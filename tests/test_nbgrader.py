@@ -71,10 +71,10 @@ def _submission(key: str, replace: dict[str, str]) -> nbformat.NotebookNode:
     return nb
 
 
-def _submit(course: Path, student: str, nb: nbformat.NotebookNode) -> None:
-    folder = course / "submitted" / student / "01_matmul"
+def _submit(course: Path, student: str, key: str, nb: nbformat.NotebookNode) -> None:
+    folder = course / "submitted" / student / key
     folder.mkdir(parents=True)
-    nbformat.write(nb, folder / "01_matmul.ipynb")
+    nbformat.write(nb, folder / f"{key}.ipynb")
 
 
 EINSUM_WITH_AT = '''def matmul_einsum(a: Tensor, b: Tensor) -> Tensor:
@@ -95,19 +95,39 @@ def matmul_loops(a: Tensor, b: Tensor) -> Tensor:
                 c[i, j] += a[i, p] * b[p, j]
     return c
 '''
+GAIN_WITHOUT_SQRT = '''def gain(a: float) -> float:
+    return 2 / (1 + a**2)
+'''
+NORMALIZE_THAT_WARNS = '''import warnings
+
+def normalize(x: Tensor, mean: float | Tensor, std: float | Tensor) -> Tensor:
+    warnings.warn("a harmless warning from correct code", UserWarning)
+    return (x - mean) / std
+'''
+# Per lesson: carol's one wrong exercise and the points it costs, dave's correct answer that warns.
+STUDENTS = {
+    "01_matmul": {"carol": ({"matmul_einsum": EINSUM_WITH_AT}, 2), "dave": {"matmul_loops": LOOPS_THAT_WARN}},
+    "02_init": {"carol": ({"gain": GAIN_WITHOUT_SQRT}, 1), "dave": {"normalize": NORMALIZE_THAT_WARNS}},
+}
 
 
 def test_autograde_and_export_give_full_zero_and_partial_scores(course):
-    release = nbformat.read(course / "release" / "01_matmul" / "01_matmul.ipynb", as_version=4)
-    _submit(course, "alice", _submission("01_matmul", {}))
-    _submit(course, "bob", release)
-    _submit(course, "carol", _submission("01_matmul", {"matmul_einsum": EINSUM_WITH_AT}))
-    _submit(course, "dave", _submission("01_matmul", {"matmul_loops": LOOPS_THAT_WARN}))
-    _nbgrader(course, "autograde", "01_matmul", "--force")
+    expected = {}
+    for key, lesson in LESSONS.items():
+        full = sum(e.points for e in lesson.exercises())
+        carol, lost = STUDENTS[key]["carol"]
+        _submit(course, "alice", key, _submission(key, {}))
+        _submit(course, "bob", key, nbformat.read(course / "release" / key / f"{key}.ipynb", as_version=4))
+        _submit(course, "carol", key, _submission(key, carol))
+        _submit(course, "dave", key, _submission(key, STUDENTS[key]["dave"]))
+        expected |= {(s, key): (score, full) for s, score in
+                     (("alice", full), ("bob", 0), ("carol", full - lost), ("dave", full))}
+        _nbgrader(course, "autograde", key, "--force")
     _nbgrader(course, "export", "--to", "grades.csv")
     with open(course / "grades.csv", newline="") as f:
-        scores = {row["student_id"]: (float(row["score"]), float(row["max_score"])) for row in csv.DictReader(f)}
-    assert scores == {"alice": (14, 14), "bob": (0, 14), "carol": (12, 14), "dave": (14, 14)}
+        scores = {(row["student_id"], row["assignment"]): (float(row["score"]), float(row["max_score"]))
+                  for row in csv.DictReader(f)}
+    assert scores == expected
     _nbgrader(course, "generate_feedback", "01_matmul", "--force")
     feedback = (course / "feedback" / "carol" / "01_matmul" / "01_matmul.html").read_text(encoding="utf-8")
     assert "calls <code>matmul</code>" in feedback or "calls `matmul`" in feedback
