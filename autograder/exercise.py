@@ -25,16 +25,17 @@ class Exercise:
     time_budget_s: float = 120.0
 
 
-def fresh_generator() -> tuple[torch.Generator, int]:
-    """A generator with a fresh random seed (returned too, so a failure can be reproduced)."""
-    seed = int.from_bytes(os.urandom(4), "little")
+def fresh_generator(seed: int | None = None) -> tuple[torch.Generator, int]:
+    """A generator with a fresh random seed, or the given one (returned, so a failure can be replayed)."""
+    if seed is None:
+        seed = int.from_bytes(os.urandom(4), "little")
     gen = torch.Generator(device="cpu")
     gen.manual_seed(seed)
     return gen, seed
 
 
 def check(name: str) -> Callable[[Callable[..., None]], Check]:
-    """Make `body(fn, device, gen)` a public check `check_<name>(fn, device=None)`.
+    """Make `body(fn, device, gen)` a public check `check_<name>(fn, device=None, seed=None)`.
 
     The wrapper is the same in nbgrader's hidden tests and in the CLI/pytest route: it resolves
     the device, silences warnings (stderr output would zero an nbgrader test cell), restores the
@@ -43,11 +44,11 @@ def check(name: str) -> Callable[[Callable[..., None]], Check]:
     """
     def decorate(body: Callable[..., None]) -> Check:
         @functools.wraps(body)
-        def run(fn: Any, device: str | torch.device | None = None) -> None:
+        def run(fn: Any, device: str | torch.device | None = None, seed: int | None = None) -> None:
             dev = resolve_device(device)
             if not callable(fn):
                 raise CheckFailed(f"{name} should be a function, but it is a {type(fn).__name__}.")
-            gen, seed = fresh_generator()
+            gen, seed = fresh_generator(seed)
             default_dtype, grad_enabled = torch.get_default_dtype(), torch.is_grad_enabled()
             try:
                 with warnings.catch_warnings():
@@ -56,7 +57,8 @@ def check(name: str) -> Callable[[Callable[..., None]], Check]:
             except NotImplementedError as err:
                 raise NotAttempted(f"{name} is not attempted yet (it raises NotImplementedError).") from err
             except CheckFailed as err:
-                raise CheckFailed(f"{err} [inputs: seed {seed}, device {dev.type}]") from None
+                raise CheckFailed(f"{err} [replay these inputs: check_{name}({name}, "
+                                  f"device={dev.type!r}, seed={seed})]") from None
             finally:
                 torch.set_default_dtype(default_dtype)
                 torch.set_grad_enabled(grad_enabled)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
 from autograder.checks.matmul import check_matmul_loops
 from autograder.grade import grade_solutions
@@ -48,6 +49,12 @@ def test_check_refuses_something_that_is_not_a_function():
         check_matmul_loops(42)
 
 
-def test_check_failure_names_the_seed_to_reproduce_it():
-    with pytest.raises(CheckFailed, match=r"\[inputs: seed \d+, device cpu\]"):
-        check_matmul_loops(lambda a, b: (a @ b) * 2)
+def test_check_failure_names_the_seed_that_replays_it():
+    def wrong(a, b):
+        return torch.zeros(a.shape[0], b.shape[1], dtype=a.dtype) + a.sum()
+
+    with pytest.raises(CheckFailed, match=r"replay these inputs: check_matmul_loops\(matmul_loops, device='cpu', seed=7\)") as first:
+        check_matmul_loops(wrong, seed=7)
+    with pytest.raises(CheckFailed) as again:
+        check_matmul_loops(wrong, "cpu", seed=7)
+    assert str(first.value) == str(again.value)
