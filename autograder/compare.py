@@ -18,12 +18,23 @@ TOLERANCES: dict[torch.dtype, dict[str, float]] = {
 }
 
 
-def is_close(actual: torch.Tensor, expected: torch.Tensor) -> bool:
-    """Same shape and within the tolerance of expected's dtype."""
+def is_close(actual: torch.Tensor, expected: torch.Tensor, scale: float = 0.0) -> bool:
+    """Same shape and within the tolerance of expected's dtype.
+
+    `scale` is the magnitude the result was computed from (the largest sum of |terms| for a
+    product, the largest |logit| for a softmax): rounding leaves an absolute error of a few eps
+    times it in every entry, even where the true value is near 0, so 8·eps·scale is allowed too.
+    """
     if actual.shape != expected.shape:
         return False
-    tol = TOLERANCES.get(expected.dtype, TOLERANCES[torch.float32])
+    tol = dict(TOLERANCES.get(expected.dtype, TOLERANCES[torch.float32]))
+    tol["atol"] = max(tol["atol"], 8 * torch.finfo(expected.dtype).eps * scale)
     return bool(torch.allclose(actual.to(expected.dtype), expected, **tol))
+
+
+def product_scale(a: torch.Tensor, b: torch.Tensor) -> float:
+    """The largest sum of |terms| in a @ b: the magnitude its rounding error scales with."""
+    return float((a.abs().double() @ b.abs().double()).max()) if a.numel() and b.numel() else 0.0
 
 
 def expect_tensor(out: object, *, name: str, dtype: torch.dtype, device: torch.device,

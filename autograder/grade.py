@@ -32,6 +32,7 @@ _ERROR_HINTS = {
     "same device": "create new tensors with device=a.device, so they live where the inputs do.",
     "must match the size": "print the shapes of the tensors you combine; broadcasting aligns them from the right.",
     "out of bounds": "check each loop's range against the dimension it indexes (a.shape[0], a.shape[1], b.shape[1]).",
+    "cannot be multiplied": "print the shapes: weights are (in_features, out_features) and a layer is x @ w.",
 }
 
 

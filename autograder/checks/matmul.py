@@ -5,7 +5,7 @@ from typing import Callable, Iterator
 
 import torch
 
-from autograder.compare import TOLERANCES, expect_tensor, inputs_unchanged, is_close, worst_difference
+from autograder.compare import TOLERANCES, expect_tensor, inputs_unchanged, is_close, product_scale, worst_difference
 from autograder.exercise import Exercise, check, randn
 from autograder.policy import MATMUL_FAMILY, NUMPY_ESCAPES, forbidden_calls, record_ops
 from autograder.results import CheckFailed
@@ -89,7 +89,7 @@ def _expect_products(name: str, fn: Matmul, cases: Iterator[Case]) -> None:
             raise CheckFailed(f"{call} returned shape {(m, n)} instead of {(n, m)}: the result is "
                               "transposed; c has a's rows and b's columns.")
         expect_tensor(out, name=name, dtype=a.dtype, device=a.device, shape=(n, m), call=call)
-        if not is_close(out, expected):
+        if not is_close(out, expected, product_scale(a, b)):
             raise CheckFailed(f"{call} is wrong: {_diagnose(out, a, b, expected)}")
 
 
