@@ -104,10 +104,20 @@ def normalize(x: Tensor, mean: float | Tensor, std: float | Tensor) -> Tensor:
     warnings.warn("a harmless warning from correct code", UserWarning)
     return (x - mean) / std
 '''
+NLL_SUMMED = '''def nll(log_probs: Tensor, target: Tensor) -> Tensor:
+    return -log_probs[torch.arange(target.shape[0]), target].sum()
+'''
+RELU_THAT_WARNS = '''import warnings
+
+def relu(x: Tensor) -> Tensor:
+    warnings.warn("a harmless warning from correct code", UserWarning)
+    return x.clamp_min(0.0)
+'''
 # Per lesson: carol's one wrong exercise and the points it costs, dave's correct answer that warns.
 STUDENTS = {
     "01_matmul": {"carol": ({"matmul_einsum": EINSUM_WITH_AT}, 2), "dave": {"matmul_loops": LOOPS_THAT_WARN}},
     "02_init": {"carol": ({"gain": GAIN_WITHOUT_SQRT}, 1), "dave": {"normalize": NORMALIZE_THAT_WARNS}},
+    "03_forward": {"carol": ({"nll": NLL_SUMMED}, 2), "dave": {"relu": RELU_THAT_WARNS}},
 }
 
 
@@ -131,4 +141,4 @@ def test_autograde_and_export_give_full_zero_and_partial_scores(course):
     _nbgrader(course, "generate_feedback", "01_matmul", "--force")
     feedback = (course / "feedback" / "carol" / "01_matmul" / "01_matmul.html").read_text(encoding="utf-8")
     assert "calls <code>matmul</code>" in feedback or "calls `matmul`" in feedback
-    assert "check_matmul_einsum(" not in feedback and "HIDDEN TESTS" not in feedback
+    assert "from autograder.checks.matmul import" not in feedback and "HIDDEN TESTS" not in feedback
