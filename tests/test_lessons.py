@@ -1,6 +1,8 @@
 """Every lesson is present in every place, and its exercises agree everywhere."""
 from __future__ import annotations
 
+import shutil
+
 import nbformat
 import pytest
 
@@ -40,3 +42,15 @@ def test_lesson_for_reads_a_key_or_a_notebook_file_name():
     assert lesson_for("some/where/01_matmul.ipynb").key == "01_matmul"
     with pytest.raises(KeyError, match="file name must be its lesson key"):
         lesson_for("my_matmul.ipynb")
+
+
+@pytest.mark.parametrize("key", list(LESSONS))
+def test_released_stubs_are_graded_not_attempted(key, tmp_path):
+    from autograder.grade import grade_notebook
+    from autograder.results import Status
+
+    notebook = tmp_path / f"{key}.ipynb"
+    shutil.copyfile(LESSONS[key].release_notebook, notebook)
+    graded = grade_notebook(notebook, "cpu")
+    assert [e.status for e in graded.exercises] == [Status.NOT_ATTEMPTED] * len(graded.exercises)
+    assert graded.score == 0
