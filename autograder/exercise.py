@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import importlib
 import os
 import warnings
 from dataclasses import dataclass
@@ -70,3 +71,12 @@ def check(name: str) -> Callable[[Callable[..., None]], Check]:
 def randn(*shape: int, gen: torch.Generator, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
     """Standard-normal inputs from `gen`, made on the CPU (reproducible everywhere) then moved."""
     return torch.randn(*shape, generator=gen, dtype=dtype).to(device)
+
+
+def reference(module: str, name: str) -> Any:
+    """The reference definition `name` from solutions/<module>.py.
+
+    Imported on first use, so that importing a checks module does not depend on solutions/,
+    which is generated from source/.
+    """
+    return getattr(importlib.import_module(f"solutions.{module}"), name)

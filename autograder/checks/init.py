@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from autograder.compare import expect_tensor, inputs_unchanged, is_close, worst_difference
-from autograder.exercise import Exercise, check, randn
+from autograder.exercise import Exercise, check, randn, reference
 from autograder.policy import ACTIVATION_FAMILY, NUMPY_ESCAPES, forbidden_calls, record_ops
 from autograder.results import CheckFailed
 from autograder.stats import Stats, geometric_mean, same_stats, tail_fraction
@@ -33,8 +33,7 @@ Init = Callable[..., torch.Tensor]
 
 
 def _reference(name: str) -> Any:
-    from solutions import init as solutions  # imported late: solutions/ is generated from source/
-    return getattr(solutions, name)
+    return reference("init", name)
 
 
 def _expect_weights(name: str, fn: Init, args: tuple, expected_std: float, hint: Callable[[float], str]) -> torch.Tensor:

@@ -6,7 +6,7 @@ from typing import Callable, Iterator
 import torch
 
 from autograder.compare import TOLERANCES, expect_tensor, inputs_unchanged, is_close, product_scale, worst_difference
-from autograder.exercise import Exercise, check, randn
+from autograder.exercise import Exercise, check, randn, reference
 from autograder.policy import MATMUL_FAMILY, NUMPY_ESCAPES, forbidden_calls, record_ops
 from autograder.results import CheckFailed
 from autograder.timing import compare_speed, format_duration
@@ -31,8 +31,7 @@ MAX_SLOWDOWN = {"cpu": 3.0, "cuda": 3.0}
 
 
 def _reference(name: str) -> Matmul:
-    from solutions import matmul as solutions  # imported late: solutions/ is generated from source/
-    return getattr(solutions, name)
+    return reference("matmul", name)
 
 
 def _cases(shapes: tuple[tuple[int, int, int], ...], gen: torch.Generator, device: torch.device) -> Iterator[Case]:
