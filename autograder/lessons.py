@@ -52,6 +52,8 @@ LESSONS: dict[str, Lesson] = {lesson.key: lesson for lesson in (
     Lesson("01_matmul", "matmul"),
     Lesson("02_init", "init"),
     Lesson("03_forward", "forward"),
+    Lesson("04_backward", "backward"),
+    Lesson("05_internals", "internals"),
 )}
 
 

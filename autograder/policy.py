@@ -21,6 +21,9 @@ ACTIVATION_FAMILY = frozenset({
     "relu", "relu_", "leaky_relu", "leaky_relu_", "prelu", "rrelu", "rrelu_", "elu", "selu", "celu",
     "gelu", "silu", "hardtanh", "relu6", "threshold", "threshold_",
 })
+# autograd's entry points, which hand-written backward passes and finite differences may not call
+# (`loss.backward()` arrives as backward, torch.autograd.grad as grad).
+AUTOGRAD_FAMILY = frozenset({"backward", "grad", "vjp", "jvp", "jacobian", "hessian", "vhp", "hvp"})
 # Leaving torch for numpy hides the work from the policy, so it is refused where the policy matters.
 NUMPY_ESCAPES = frozenset({"numpy", "__array__"})
 

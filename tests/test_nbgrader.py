@@ -113,11 +113,49 @@ def relu(x: Tensor) -> Tensor:
     warnings.warn("a harmless warning from correct code", UserWarning)
     return x.clamp_min(0.0)
 '''
+LIN_GRAD_BIAS_NOT_SUMMED = '''def lin_grad(inp: Tensor, out: Tensor, w: Tensor, b: Tensor) -> None:
+    inp.g = out.g @ w.T
+    w.g = inp.T @ out.g
+    b.g = out.g.clone()
+'''
+RELU_GRAD_THAT_WARNS = '''import warnings
+
+def relu_grad(inp: Tensor, out: Tensor) -> None:
+    warnings.warn("a harmless warning from correct code", UserWarning)
+    inp.g = (inp > 0).to(inp.dtype) * out.g
+'''
+BATCH_SAMPLER_DROP_LAST_INVERTED = '''class BatchSampler:
+    def __init__(self, sampler, batch_size: int, drop_last: bool = False) -> None:
+        self.sampler, self.batch_size, self.drop_last = sampler, batch_size, drop_last
+
+    def __iter__(self):
+        batch = []
+        for i in self.sampler:
+            batch.append(i)
+            if len(batch) == self.batch_size:
+                yield batch
+                batch = []
+        if batch and self.drop_last:
+            yield batch
+
+    def __len__(self) -> int:
+        n = len(self.sampler)
+        return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
+'''
+COLLATE_THAT_WARNS = '''import warnings
+
+def collate(items: list[tuple[Tensor, Tensor]]) -> tuple[Tensor, Tensor]:
+    warnings.warn("a harmless warning from correct code", UserWarning)
+    xs, ys = zip(*items)
+    return torch.stack(xs), torch.stack(ys)
+'''
 # Per lesson: carol's one wrong exercise and the points it costs, dave's correct answer that warns.
 STUDENTS = {
     "01_matmul": {"carol": ({"matmul_einsum": EINSUM_WITH_AT}, 2), "dave": {"matmul_loops": LOOPS_THAT_WARN}},
     "02_init": {"carol": ({"gain": GAIN_WITHOUT_SQRT}, 1), "dave": {"normalize": NORMALIZE_THAT_WARNS}},
     "03_forward": {"carol": ({"nll": NLL_SUMMED}, 2), "dave": {"relu": RELU_THAT_WARNS}},
+    "04_backward": {"carol": ({"lin_grad": LIN_GRAD_BIAS_NOT_SUMMED}, 3), "dave": {"relu_grad": RELU_GRAD_THAT_WARNS}},
+    "05_internals": {"carol": ({"BatchSampler": BATCH_SAMPLER_DROP_LAST_INVERTED}, 2), "dave": {"collate": COLLATE_THAT_WARNS}},
 }
 
 

@@ -2,14 +2,13 @@
 from __future__ import annotations
 
 import math
-from contextlib import contextmanager
 from typing import Any, Callable, Iterator
 
 import torch
 import torch.nn.functional as F
 
 from autograder.compare import expect_tensor, inputs_unchanged, is_close, product_scale, worst_difference
-from autograder.exercise import Exercise, check, randn, reference
+from autograder.exercise import Exercise, check, randn, reference, references_for
 from autograder.policy import ACTIVATION_FAMILY, NUMPY_ESCAPES, forbidden_calls, record_ops
 from autograder.results import CheckFailed
 from autograder.stats import tail_fraction
@@ -26,20 +25,8 @@ def _reference(name: str) -> Any:
     return reference("forward", name)
 
 
-@contextmanager
-def _references_for(fn: Any, *names: str) -> Iterator[None]:
-    """Swap the reference in for the learner's helpers that `fn` calls by name (e.g. its logsumexp),
-    so that each exercise is graded on its own: a wrong helper costs points only in its exercise."""
-    code = fn.__init__ if isinstance(fn, type) else fn
-    namespace = getattr(code, "__globals__", None)
-    saved = {n: namespace[n] for n in names if namespace is not None and n in namespace}
-    for n in saved:
-        namespace[n] = _reference(n)
-    try:
-        yield
-    finally:
-        if namespace is not None:
-            namespace.update(saved)
+def _references_for(fn: Any, *names: str) -> Any:
+    return references_for(fn, "forward", *names)
 
 
 def _call(name: str, fn: Callable, args: tuple, forbidden: frozenset[str], call: str, **inputs: torch.Tensor) -> Any:
