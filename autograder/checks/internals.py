@@ -1,4 +1,8 @@
-"""Hidden checks of lesson 05_internals: the data pipeline, Module and SGD against PyTorch's own, and fit."""
+"""Hidden checks of lesson 05_internals: the data pipeline, Module and SGD against PyTorch's own, and fit.
+
+These run on the CPU whatever the device asked for: the lesson's pieces are device-agnostic Python
+(samplers, containers, an optimizer loop), and its MNIST model is trained on the CPU.
+"""
 from __future__ import annotations
 
 import contextlib
