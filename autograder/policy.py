@@ -5,6 +5,7 @@ from contextlib import ExitStack, contextmanager
 from typing import Any, Callable, Iterator
 
 import numpy as np
+import numpy.random  # noqa: F401  imported now: its first import checks that np.broadcast is a type
 import torch
 from torch.overrides import TorchFunctionMode
 

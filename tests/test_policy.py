@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -38,3 +41,12 @@ def test_record_ops_sees_plain_python_helpers_and_restores_them():
 
 def test_forbidden_calls_lists_each_name_once_in_order():
     assert forbidden_calls(["mul", "einsum", "matmul", "einsum"], MATMUL_FAMILY) == ["einsum", "matmul"]
+
+
+def test_numpy_random_can_be_imported_first_inside_record_ops():
+    # numpy.random's first import checks np.broadcast, which record_ops replaces by a tripwire: a
+    # learner's first np.random call under a check (or torch.func, which imports it) must still work.
+    code = ("import sys; from autograder.policy import record_ops\n"
+            "with record_ops():\n    import numpy.random\n    numpy.random.default_rng(0).random()\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
