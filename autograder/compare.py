@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Iterator, Sequence
 
 import numpy as np
 import torch
@@ -55,6 +55,22 @@ def expect_tensor(out: object, *, name: str, dtype: torch.dtype, device: torch.d
     if tuple(out.shape) != tuple(shape):
         raise CheckFailed(f"{call} returned shape {tuple(out.shape)}; expected {tuple(shape)}.")
     return out
+
+
+def expect_close(out: object, expected: torch.Tensor, name: str, call: str,
+                 hints: Sequence[tuple[torch.Tensor, str]] = (), scale: float = 0.0) -> None:
+    """Fail unless `out` is a tensor like `expected` and close to it, allowing rounding in proportion
+    to `scale` (see is_close). A wrong answer that equals one of the `hints`' variants gets that
+    hint's diagnosis; a non-finite one where the truth is finite is asked about stability."""
+    out = expect_tensor(out, name=name, dtype=expected.dtype, device=expected.device, shape=tuple(expected.shape), call=call)
+    if not is_close(out, expected, scale):
+        for variant, hint in hints:
+            if variant.shape == out.shape and is_close(out, variant.to(out.dtype)):
+                raise CheckFailed(f"{call} is wrong: {hint}")
+        if not torch.isfinite(out).all() and torch.isfinite(expected).all():
+            raise CheckFailed(f"{call} gave inf or nan where the true value is finite: is it numerically stable?")
+        detail = worst_difference(out, expected) if out.dim() else f"expected {expected.item():.6g}, got {out.item():.6g}"
+        raise CheckFailed(f"{call} is wrong: {detail}.")
 
 
 def worst_difference(actual: torch.Tensor, expected: torch.Tensor) -> str:

@@ -33,14 +33,7 @@ class SamplerShufflesOnce(ref.Sampler):
 
 class BatchSamplerDropLastInverted(ref.BatchSampler):
     def __iter__(self):
-        batch = []
-        for i in self.sampler:
-            batch.append(i)
-            if len(batch) == self.batch_size:
-                yield batch
-                batch = []
-        if batch and self.drop_last:
-            yield batch
+        yield from ref.BatchSampler(self.sampler, self.batch_size, not self.drop_last)
 
 
 def collate_cat(items):

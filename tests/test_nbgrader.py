@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any, Callable
 
 import nbformat
 import pytest
@@ -57,8 +58,9 @@ def test_release_has_named_stubs_and_no_hidden_tests_or_solutions(key):
         assert f'raise NotImplementedError(\\"{exercise.name}: not attempted yet' in text
 
 
-def _submission(key: str, replace: dict[str, str]) -> nbformat.NotebookNode:
-    """The released notebook with every solution cell filled in from source/ (or from `replace`)."""
+def _submission(key: str, replace: dict[str, Any]) -> nbformat.NotebookNode:
+    """The released notebook with every solution cell filled in from source/, or from `replace`: a
+    whole answer, or an edit of the source's answer."""
     source = nbformat.read(COURSE_ROOT / "source" / key / f"{key}.ipynb", as_version=4)
     answers = {c.metadata["nbgrader"]["grade_id"]: c.source for c in source.cells
                if c.metadata.get("nbgrader", {}).get("solution")}
@@ -67,6 +69,8 @@ def _submission(key: str, replace: dict[str, str]) -> nbformat.NotebookNode:
         grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
         if cell.metadata.get("nbgrader", {}).get("solution") and grade_id in answers:
             answer = replace.get(grade_id, answers[grade_id])
+            if callable(answer):
+                answer = answer(answers[grade_id])
             cell.source = "\n".join(l for l in answer.splitlines() if "### BEGIN SOLUTION" not in l and "### END SOLUTION" not in l)
     return nb
 
@@ -113,34 +117,11 @@ def relu(x: Tensor) -> Tensor:
     warnings.warn("a harmless warning from correct code", UserWarning)
     return x.clamp_min(0.0)
 '''
-LIN_GRAD_BIAS_NOT_SUMMED = '''def lin_grad(inp: Tensor, out: Tensor, w: Tensor, b: Tensor) -> None:
-    inp.g = out.g @ w.T
-    w.g = inp.T @ out.g
-    b.g = out.g.clone()
-'''
 RELU_GRAD_THAT_WARNS = '''import warnings
 
 def relu_grad(inp: Tensor, out: Tensor) -> None:
     warnings.warn("a harmless warning from correct code", UserWarning)
     inp.g = (inp > 0).to(inp.dtype) * out.g
-'''
-BATCH_SAMPLER_DROP_LAST_INVERTED = '''class BatchSampler:
-    def __init__(self, sampler, batch_size: int, drop_last: bool = False) -> None:
-        self.sampler, self.batch_size, self.drop_last = sampler, batch_size, drop_last
-
-    def __iter__(self):
-        batch = []
-        for i in self.sampler:
-            batch.append(i)
-            if len(batch) == self.batch_size:
-                yield batch
-                batch = []
-        if batch and self.drop_last:
-            yield batch
-
-    def __len__(self) -> int:
-        n = len(self.sampler)
-        return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
 '''
 COLLATE_THAT_WARNS = '''import warnings
 
@@ -149,13 +130,23 @@ def collate(items: list[tuple[Tensor, Tensor]]) -> tuple[Tensor, Tensor]:
     xs, ys = zip(*items)
     return torch.stack(xs), torch.stack(ys)
 '''
+def _edit(old: str, new: str) -> Callable[[str], str]:
+    """One line of the reference answer changed: a wrong answer that differs from it only there."""
+    def apply(answer: str) -> str:
+        assert old in answer, f"{old!r} is not in the reference answer any more"
+        return answer.replace(old, new)
+    return apply
+
+
 # Per lesson: carol's one wrong exercise and the points it costs, dave's correct answer that warns.
 STUDENTS = {
     "01_matmul": {"carol": ({"matmul_einsum": EINSUM_WITH_AT}, 2), "dave": {"matmul_loops": LOOPS_THAT_WARN}},
     "02_init": {"carol": ({"gain": GAIN_WITHOUT_SQRT}, 1), "dave": {"normalize": NORMALIZE_THAT_WARNS}},
     "03_forward": {"carol": ({"nll": NLL_SUMMED}, 2), "dave": {"relu": RELU_THAT_WARNS}},
-    "04_backward": {"carol": ({"lin_grad": LIN_GRAD_BIAS_NOT_SUMMED}, 3), "dave": {"relu_grad": RELU_GRAD_THAT_WARNS}},
-    "05_internals": {"carol": ({"BatchSampler": BATCH_SAMPLER_DROP_LAST_INVERTED}, 2), "dave": {"collate": COLLATE_THAT_WARNS}},
+    "04_backward": {"carol": ({"lin_grad": _edit("b.g = out.g.sum(0)", "b.g = out.g.clone()")}, 3),
+                    "dave": {"relu_grad": RELU_GRAD_THAT_WARNS}},
+    "05_internals": {"carol": ({"BatchSampler": _edit("if batch and not self.drop_last:", "if batch and self.drop_last:")}, 2),
+                     "dave": {"collate": COLLATE_THAT_WARNS}},
 }
 
 

@@ -7,7 +7,7 @@ from typing import Any, Callable, Iterator
 import torch
 import torch.nn.functional as F
 
-from autograder.compare import expect_tensor, inputs_unchanged, is_close, product_scale, worst_difference
+from autograder.compare import expect_close, expect_tensor, inputs_unchanged, is_close, product_scale, worst_difference
 from autograder.data import load_mnist
 from autograder.exercise import Exercise, check, randn, reference, references_for
 from autograder.policy import AUTOGRAD_FAMILY, forbidden_calls, record_ops
@@ -29,7 +29,7 @@ def _reference(name: str) -> Any:
     return reference("backward", name)
 
 
-def _run(name: str, call: str, run: Callable[[], Any], **inputs: torch.Tensor) -> Any:
+def _run(call: str, run: Callable[[], Any], **inputs: torch.Tensor) -> Any:
     """Run learner code: inputs must keep their values, autograd must not be called, and a .g read
     before it is set gets a message about the order of the backward pass."""
     with inputs_unchanged(call, **inputs), record_ops() as calls:
@@ -88,15 +88,6 @@ def _expect_grad(t: Any, what: str, expected: torch.Tensor, call: str, scale: fl
     raise CheckFailed(f"{call}: {what}.g differs from autograd's gradient: {worst_difference(g, expected)}.")
 
 
-def _expect_value(out: Any, expected: torch.Tensor, what: str, call: str, scale: float = 0.0) -> None:
-    expect_tensor(out, name=what, dtype=expected.dtype, device=expected.device, shape=tuple(expected.shape), call=call)
-    if not is_close(out, expected, scale):
-        if not torch.isfinite(out).all() and torch.isfinite(expected).all():
-            raise CheckFailed(f"{call} gave inf or nan where the true value is finite: is it numerically stable?")
-        detail = worst_difference(out, expected) if out.dim() else f"expected {expected.item():.6g}, got {out.item():.6g}"
-        raise CheckFailed(f"{call} is wrong: {detail}.")
-
-
 def _layer_cases(gen: torch.Generator, device: torch.device) -> Iterator[tuple[torch.Tensor, ...]]:
     """(inp, w, b, upstream, shown): small float64 layers, then a full float32 batch."""
     for n, k, m in SMALL_LAYERS:
@@ -131,7 +122,7 @@ def check_mse_grad(fn: Callable, device: torch.device, gen: torch.Generator) -> 
             pred = randn(*pred_shape, gen=gen, dtype=dtype, device=device)
             target = randn(n, gen=gen, dtype=dtype, device=device)
             call = f"mse_grad(pred: {pred_shape}, target: {(n,)}) {dtype}"
-            _run("mse_grad", call, lambda: fn(pred, target), pred=pred, target=target)
+            _run(call, lambda: fn(pred, target), pred=pred, target=target)
             truth = _autograd(lambda pred: ((pred.reshape(-1) - target.double().reshape(-1)) ** 2).mean(), {"pred": pred})
             diff = pred - target.reshape(pred.shape)
             _expect_grad(pred, "pred", truth["pred"], call, shape_hints={
@@ -151,7 +142,7 @@ def check_relu_grad(fn: Callable, device: torch.device, gen: torch.Generator) ->
             out, up = inp.clamp_min(0), randn(*shape, gen=gen, dtype=dtype, device=device)
             out.g = up
             call = f"relu_grad(inp: {shape}, out) {dtype}"
-            _run("relu_grad", call, lambda: fn(inp, out), inp=inp, out=out)
+            _run(call, lambda: fn(inp, out), inp=inp, out=out)
             truth = _autograd(lambda inp: torch.relu(inp), {"inp": inp}, up)
             _expect_grad(inp, "inp", truth["inp"], call, hints=(
                 (up, "it ignores ReLU's mask: the gradient passes only where inp > 0 and is 0 elsewhere."),
@@ -167,7 +158,7 @@ def check_lin_grad(fn: Callable, device: torch.device, gen: torch.Generator) -> 
         out = inp @ w + b
         out.g = up
         call = f"lin_grad({shown})"
-        _run("lin_grad", call, lambda: fn(inp, out, w, b), inp=inp, w=w, b=b, out=out)
+        _run(call, lambda: fn(inp, out, w, b), inp=inp, w=w, b=b, out=out)
         _expect_linear_grads(inp, w, b, up, call)
 
 
@@ -188,8 +179,8 @@ def check_Layer(cls: Callable, device: torch.device, gen: torch.Generator) -> No
     for shape in ((3, 4), (1, 5)):
         x = randn(*shape, gen=gen, dtype=torch.float64, device=device)
         layer = Square()
-        out = _run("Layer", "Square()(x)", lambda: layer(x), x=x)
-        _expect_value(out, x * x, "Layer", f"Square()(x: {shape}), Square being a Layer with forward x * x")
+        out = _run("Square()(x)", lambda: layer(x), x=x)
+        expect_close(out, x * x, "Layer", f"Square()(x: {shape}), Square being a Layer with forward x * x")
         args = getattr(layer, "args", None)
         if not isinstance(args, tuple):
             raise CheckFailed(f"after layer(x), layer.args is {type(args).__name__}; store the arguments as the "
@@ -202,8 +193,8 @@ def check_Layer(cls: Callable, device: torch.device, gen: torch.Generator) -> No
                               "tensor it received, and this layer's backward reads it from self.out.")
     a, b = (randn(2, 3, gen=gen, dtype=torch.float64, device=device) for _ in range(2))
     add = Add()
-    out = _run("Layer", "Add()(a, b)", lambda: add(a, b), a=a, b=b)
-    _expect_value(out, a + b, "Layer", "Add()(a, b), Add being a Layer with forward a + b")
+    out = _run("Add()(a, b)", lambda: add(a, b), a=a, b=b)
+    expect_close(out, a + b, "Layer", "Add()(a, b), Add being a Layer with forward a + b")
     if not (isinstance(add.args, tuple) and len(add.args) == 2 and add.args[0] is a and add.args[1] is b):
         raise CheckFailed("after layer(a, b), layer.args must be the tuple (a, b): store every argument.")
     again = add(b, b)
@@ -217,15 +208,15 @@ def check_Layer(cls: Callable, device: torch.device, gen: torch.Generator) -> No
         raise CheckFailed(f"Layer().{method}(...) should raise NotImplementedError: each subclass defines its own.")
 
 
-def _layer_backward(layer: Any, args: tuple[torch.Tensor, ...], up: torch.Tensor | None, name: str, call: str,
+def _layer_backward(layer: Any, args: tuple[torch.Tensor, ...], up: torch.Tensor | None, call: str,
                     **inputs: torch.Tensor) -> torch.Tensor:
     """forward, then backward as Layer.__call__ would set it up (args and out stored, out.g set)."""
-    out = _run(name, f"{call}.forward", lambda: layer.forward(*args), **inputs)
+    out = _run(f"{call}.forward", lambda: layer.forward(*args), **inputs)
     if not isinstance(out, torch.Tensor):
         raise CheckFailed(f"{call}.forward returned {type(out).__name__}, not a tensor.")
     layer.args, layer.out = args, out
     out.g = torch.ones((), dtype=out.dtype, device=out.device) if up is None else up
-    _run(name, f"{call}.backward()", layer.backward, **inputs)
+    _run(f"{call}.backward()", layer.backward, **inputs)
     return out
 
 
@@ -238,8 +229,8 @@ def check_Linear(cls: Callable, device: torch.device, gen: torch.Generator) -> N
         if getattr(layer, "w", None) is not w or getattr(layer, "b", None) is not b:
             raise CheckFailed(f"{call}: keep the tensors given as self.w and self.b (the same objects, not copies): "
                               "backward sets self.w.g and self.b.g on them.")
-        out = _layer_backward(layer, (inp,), up, "Linear", call, inp=inp, w=w, b=b)
-        _expect_value(out, inp @ w + b, "Linear", f"{call}: forward", product_scale(inp, w) + float(b.abs().max()))
+        out = _layer_backward(layer, (inp,), up, call, inp=inp, w=w, b=b)
+        expect_close(out, inp @ w + b, "Linear", f"{call}: forward", scale=product_scale(inp, w) + float(b.abs().max()))
         _expect_linear_grads(inp, w, b, up, call)
 
 
@@ -250,8 +241,8 @@ def check_ReLU(cls: Callable, device: torch.device, gen: torch.Generator) -> Non
         for shape in ((4, 6), (1000, 50)):
             inp, up = (randn(*shape, gen=gen, dtype=dtype, device=device) for _ in range(2))
             call = f"ReLU() with inp: {shape} {dtype}"
-            out = _layer_backward(cls(), (inp,), up, "ReLU", call, inp=inp)
-            _expect_value(out, inp.clamp_min(0), "ReLU", f"{call}: forward")
+            out = _layer_backward(cls(), (inp,), up, call, inp=inp)
+            expect_close(out, inp.clamp_min(0), "ReLU", f"{call}: forward")
             truth = _autograd(lambda inp: torch.relu(inp), {"inp": inp}, up)
             _expect_grad(inp, "inp", truth["inp"], call, hints=(
                 (up, "it ignores ReLU's mask: the gradient passes only where inp > 0 and is 0 elsewhere."),
@@ -265,8 +256,8 @@ def check_MSE(cls: Callable, device: torch.device, gen: torch.Generator) -> None
         for n, pred_shape in ((6, (6, 1)), (1, (1, 1)), (9, (9,)), (1000, (1000, 1))):
             pred, target = randn(*pred_shape, gen=gen, dtype=dtype, device=device), randn(n, gen=gen, dtype=dtype, device=device)
             call = f"MSE() with pred: {pred_shape}, target: {(n,)} {dtype}"
-            out = _layer_backward(cls(), (pred, target), None, "MSE", call, pred=pred, target=target)
-            _expect_value(out, F.mse_loss(pred.reshape(-1), target), "MSE", f"{call}: forward")
+            out = _layer_backward(cls(), (pred, target), None, call, pred=pred, target=target)
+            expect_close(out, F.mse_loss(pred.reshape(-1), target), "MSE", f"{call}: forward")
             truth = _autograd(lambda pred: ((pred.reshape(-1) - target.double()) ** 2).mean(), {"pred": pred})
             diff = pred - target.reshape(pred.shape)
             _expect_grad(pred, "pred", truth["pred"], call, shape_hints={
@@ -290,9 +281,9 @@ def check_CrossEntropy(cls: Callable, device: torch.device, gen: torch.Generator
     """CrossEntropy(): forward = F.cross_entropy (stable), backward logits.g = (softmax - one_hot) / N."""
     for logits, target, shown in _logit_cases(gen, device):
         call = f"CrossEntropy() with {shown}"
-        out = _layer_backward(cls(), (logits, target), None, "CrossEntropy", call, logits=logits, target=target)
-        _expect_value(out, F.cross_entropy(logits.double(), target).to(logits.dtype), "CrossEntropy",
-                      f"{call}: forward", float(logits.abs().max()))
+        out = _layer_backward(cls(), (logits, target), None, call, logits=logits, target=target)
+        expect_close(out, F.cross_entropy(logits.double(), target).to(logits.dtype), "CrossEntropy",
+                     f"{call}: forward", scale=float(logits.abs().max()))
         truth = _autograd(lambda logits: F.cross_entropy(logits, target), {"logits": logits})
         n = logits.shape[0]
         one_hot = F.one_hot(target, logits.shape[1]).to(logits.dtype)
@@ -362,15 +353,15 @@ def check_Model(cls: Callable, device: torch.device, gen: torch.Generator) -> No
                 return F.cross_entropy(h, target)
 
             call = f"Model({sizes}) on x: {tuple(x.shape)} {dtype}"
-            loss = _run("Model", f"{call}: loss(x, target)", lambda: model.loss(x, target), x=x, **params)
+            loss = _run(f"{call}: loss(x, target)", lambda: model.loss(x, target), x=x, **params)
             with torch.no_grad():
                 expected_loss = truth_forward(x.double(), **{k: v.double() for k, v in params.items()}).to(dtype)
-            _expect_value(loss, expected_loss, "Model", f"{call}: loss(x, target)", 1.0)
-            logits = _run("Model", f"{call}: forward(x)", lambda: model.forward(x), x=x, **params)
+            expect_close(loss, expected_loss, "Model", f"{call}: loss(x, target)", scale=1.0)
+            logits = _run(f"{call}: forward(x)", lambda: model.forward(x), x=x, **params)
             if not isinstance(logits, torch.Tensor) or tuple(logits.shape) != (len(x), sizes[-1]):
                 raise CheckFailed(f"{call}: forward(x) should return the ({len(x)}, {sizes[-1]}) logits.")
             model.loss(x, target)
-            _run("Model", f"{call}: backward()", model.backward, x=x, **params)
+            _run(f"{call}: backward()", model.backward, x=x, **params)
             # In float32 autograd runs in float32 too, on the same forward ops: a float64 forward could
             # put a pre-activation within rounding of 0 on the other side of the ReLU's kink.
             truth = _autograd(truth_forward, {"x": x, **params}, in_float64=dtype == torch.float64)
@@ -384,7 +375,7 @@ def check_Model(cls: Callable, device: torch.device, gen: torch.Generator) -> No
 def check_relative_error(fn: Callable, device: torch.device, gen: torch.Generator) -> None:
     """||a - b|| / (||a|| + ||b||) as a float: 0 for equal, 1 for opposite, scale-invariant, 0 for zeros."""
     def value(a: torch.Tensor, b: torch.Tensor, call: str) -> float:
-        out = _run("relative_error", call, lambda: fn(a, b), a=a, b=b)
+        out = _run(call, lambda: fn(a, b), a=a, b=b)
         if isinstance(out, torch.Tensor) and out.numel() == 1:
             out = out.item()
         if not isinstance(out, (int, float)):
@@ -432,7 +423,7 @@ def check_gradient_check(fn: Callable, device: torch.device, gen: torch.Generato
     for shown, f, shape in cases:
         x = randn(*shape, gen=gen, dtype=torch.float64, device=device)
         call = f"gradient_check(f, x: {shape}, eps=1e-6) for {shown}"
-        numeric = _run("gradient_check", call, lambda: fn(f, x, 1e-6), x=x)
+        numeric = _run(call, lambda: fn(f, x, 1e-6), x=x)
         leaf = x.clone().requires_grad_()
         with torch.enable_grad():
             f(leaf).backward()
@@ -459,7 +450,7 @@ def check_gradient_check(fn: Callable, device: torch.device, gen: torch.Generato
     # Finite differences are the referee: they must tell the ReLU's gradient from one without its mask.
     f = _net_loss(x_net, target, w2)
     w1 = randn(4, 5, gen=gen, dtype=torch.float64, device=device)
-    numeric = _run("gradient_check", "gradient_check(f, w1, eps=1e-6)", lambda: fn(f, w1, 1e-6), w1=w1)
+    numeric = _run("gradient_check(f, w1, eps=1e-6)", lambda: fn(f, w1, 1e-6), w1=w1)
     with torch.no_grad():
         h = x_net @ w1
         probs = (F.softmax(h.clamp_min(0) @ w2, dim=-1) - F.one_hot(target, 3).double()) / len(x_net)

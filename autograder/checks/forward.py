@@ -7,7 +7,7 @@ from typing import Any, Callable, Iterator
 import torch
 import torch.nn.functional as F
 
-from autograder.compare import expect_tensor, inputs_unchanged, is_close, product_scale, worst_difference
+from autograder.compare import expect_close, expect_tensor, inputs_unchanged, product_scale
 from autograder.exercise import Exercise, check, randn, reference, references_for
 from autograder.policy import ACTIVATION_FAMILY, NUMPY_ESCAPES, forbidden_calls, record_ops
 from autograder.results import CheckFailed
@@ -40,20 +40,6 @@ def _call(name: str, fn: Callable, args: tuple, forbidden: frozenset[str], call:
     return out
 
 
-def _expect(out: Any, expected: torch.Tensor, name: str, call: str, hints: list[tuple[torch.Tensor, str]],
-            scale: float = 0.0) -> None:
-    """Compare with the truth, allowing rounding in proportion to `scale` (see compare.is_close)."""
-    expect_tensor(out, name=name, dtype=expected.dtype, device=expected.device, shape=tuple(expected.shape), call=call)
-    if not is_close(out, expected, scale):
-        for variant, hint in hints:
-            if variant.shape == out.shape and is_close(out, variant.to(out.dtype)):
-                raise CheckFailed(f"{call} is wrong: {hint}")
-        if not torch.isfinite(out).all() and torch.isfinite(expected).all():
-            raise CheckFailed(f"{call} gave inf or nan where the true value is finite: is it numerically stable?")
-        detail = worst_difference(out, expected) if out.dim() else f"expected {expected.item():.6g}, got {out.item():.6g}"
-        raise CheckFailed(f"{call} is wrong: {detail}.")
-
-
 @check("lin")
 def check_lin(fn: Callable, device: torch.device, gen: torch.Generator) -> None:
     """x @ w + b with w of shape (in, out), against F.linear, on several shapes and dtypes."""
@@ -65,8 +51,8 @@ def check_lin(fn: Callable, device: torch.device, gen: torch.Generator) -> None:
             hints = [(x @ w + 2 * b, "the bias is added twice."), (x @ w, "the bias is missing: x @ w + b.")]
             if k == m:
                 hints.append((x @ w.T + b, "w is (in_features, out_features) in this course: x @ w, not x @ w.T."))
-            _expect(out, F.linear(x.double(), w.T.double(), b.double()).to(dtype), "lin", call, hints,
-                    scale=product_scale(x, w) + float(b.abs().max()))
+            expect_close(out, F.linear(x.double(), w.T.double(), b.double()).to(dtype), "lin", call, hints,
+                         scale=product_scale(x, w) + float(b.abs().max()))
 
 
 def _activation_cases(gen: torch.Generator, device: torch.device) -> Iterator[tuple[torch.Tensor, str]]:
@@ -89,7 +75,7 @@ def check_relu(fn: Callable, device: torch.device, gen: torch.Generator) -> None
     for x, shown in _activation_cases(gen, device):
         call = f"relu({shown})"
         out = _call("relu", fn, (x,), ACTIVATION_FAMILY, call, x=x)
-        _expect(out, F.relu(x), "relu", call, _relu_hints(x))
+        expect_close(out, F.relu(x), "relu", call, _relu_hints(x))
 
 
 @check("Linear")
@@ -117,8 +103,8 @@ def check_Linear(cls: Callable, device: torch.device, gen: torch.Generator) -> N
     expected_out = x @ layer.weight + layer.bias
     for how, run in (("layer(x)", lambda: layer(x)), ("layer.forward(x)", lambda: layer.forward(x))):
         out = _call("Linear", run, (), frozenset({"linear"}), f"{how} on x: (8, 784)", x=x)
-        _expect(out, expected_out, "Linear", f"{how} on x: (8, 784)",
-                [(x @ layer.weight, "forward ignores the bias: x @ weight + bias.")])
+        expect_close(out, expected_out, "Linear", f"{how} on x: (8, 784)",
+                     [(x @ layer.weight, "forward ignores the bias: x @ weight + bias.")])
     text = repr(layer)
     if "Linear" not in text or "784" not in text or "50" not in text:
         raise CheckFailed(f"repr(Linear(784, 50)) is {text!r}; make __repr__ readable, e.g. "
@@ -139,7 +125,7 @@ def check_ReLU(cls: Callable, device: torch.device, gen: torch.Generator) -> Non
         for how, run in (("ReLU()(x)", module), ("ReLU().forward(x)", module.forward)):
             call = f"{how} with {shown}"
             out = _call("ReLU", run, (x,), ACTIVATION_FAMILY, call, x=x)
-            _expect(out, F.relu(x), "ReLU", call, _relu_hints(x))
+            expect_close(out, F.relu(x), "ReLU", call, _relu_hints(x))
     if "ReLU" not in repr(module):
         raise CheckFailed(f"repr(ReLU()) is {repr(module)!r}; make __repr__ return 'ReLU()'.")
 
@@ -154,7 +140,7 @@ def check_mse(fn: Callable, device: torch.device, gen: torch.Generator) -> None:
             call = f"mse(pred: {pred_shape}, target: {target_shape}) {dtype}"
             out = _call("mse", fn, (pred, target), LOSS_FAMILY, call, pred=pred, target=target)
             expected = F.mse_loss(pred.reshape(-1), target.reshape(-1))
-            _expect(out, expected, "mse", call, [
+            expect_close(out, expected, "mse", call, [
                 (((pred - target) ** 2).mean(), f"pred {pred_shape} and target {target_shape} broadcast to an "
                  f"{n}×{n} matrix of differences: flatten both (reshape(-1)) before subtracting."),
                 (((pred.reshape(-1) - target.reshape(-1)) ** 2).sum(), "it sums instead of averaging over the batch."),
@@ -189,7 +175,7 @@ def check_logsumexp(fn: Callable, device: torch.device, gen: torch.Generator) ->
     for x, shown in _logit_cases(gen, device):
         call = f"logsumexp({shown})"
         out = _call("logsumexp", fn, (x,), LOSS_FAMILY, call, x=x)
-        _expect(out, torch.logsumexp(x, dim=-1), "logsumexp", call, [
+        expect_close(out, torch.logsumexp(x, dim=-1), "logsumexp", call, [
             (_global_max(x), "it subtracts one global max: rows far below it underflow to -inf; subtract each "
              "row's own max (x.max(dim=-1, keepdim=True))."),
             (torch.logsumexp(x, dim=0), "it sums over the batch (dim 0); sum over each row's classes (dim=-1).")],
@@ -203,7 +189,7 @@ def check_log_softmax(fn: Callable, device: torch.device, gen: torch.Generator) 
         for x, shown in _logit_cases(gen, device):
             call = f"log_softmax({shown})"
             out = _call("log_softmax", fn, (x,), LOSS_FAMILY, call, x=x)
-            _expect(out, F.log_softmax(x.double(), dim=-1).to(x.dtype), "log_softmax", call, [
+            expect_close(out, F.log_softmax(x.double(), dim=-1).to(x.dtype), "log_softmax", call, [
                 (F.log_softmax(x, dim=0), "it normalises over the batch (dim 0): each row is a distribution over "
                  "the classes, dim=-1."),
                 (x - _global_max(x).unsqueeze(-1), "it uses one global max: subtract each row's own max.")],
@@ -220,7 +206,7 @@ def check_nll(fn: Callable, device: torch.device, gen: torch.Generator) -> None:
             call = f"nll(log_probs: {(n, c)} {dtype}, target: ({n},))"
             out = _call("nll", fn, (log_probs, target), LOSS_FAMILY, call, log_probs=log_probs, target=target)
             picked = log_probs[torch.arange(n, device=device), target]
-            _expect(out, F.nll_loss(log_probs, target), "nll", call, [
+            expect_close(out, F.nll_loss(log_probs, target), "nll", call, [
                 (-picked.sum(), "it sums over the batch; the loss is the mean."),
                 (picked.mean(), "the sign is missing: the loss is minus the mean log-probability."),
                 (-log_probs[torch.arange(n, device=device), (target + 1) % c].mean(), "it picks the class after the "
@@ -237,7 +223,7 @@ def check_cross_entropy(fn: Callable, device: torch.device, gen: torch.Generator
             target = torch.randint(0, x.shape[1], (x.shape[0],), generator=gen).to(device)
             call = f"cross_entropy({shown}, target)"
             out = _call("cross_entropy", fn, (x, target), LOSS_FAMILY, call, logits=x, target=target)
-            _expect(out, F.cross_entropy(x.double(), target).to(x.dtype), "cross_entropy", call, [
+            expect_close(out, F.cross_entropy(x.double(), target).to(x.dtype), "cross_entropy", call, [
                 (F.cross_entropy(x, target, reduction="sum"), "it sums over the batch; the loss is the mean.")],
                 scale=float(x.abs().max()))
 
@@ -255,7 +241,7 @@ def check_accuracy(fn: Callable, device: torch.device, gen: torch.Generator) -> 
         hints = [(hits.sum().float(), "it counts the hits; accuracy is their fraction (.float().mean()).")]
         if n == c:
             hints.append(((logits.argmax(dim=0) == target).float().mean(), "argmax over the batch (dim 0); take it over each row's classes."))
-        _expect(out, hits.float().mean(), "accuracy", call, hints)
+        expect_close(out, hits.float().mean(), "accuracy", call, hints)
 
 
 @check("FeedForward")
@@ -286,7 +272,7 @@ def check_FeedForward(cls: Callable, device: torch.device, gen: torch.Generator)
             composed = x
             for layer in layers:
                 composed = layer(composed)
-            _expect(out, composed, "FeedForward", f"FeedForward({sizes})(x: (6, {sizes[0]}))", [])
+            expect_close(out, composed, "FeedForward", f"FeedForward({sizes})(x: (6, {sizes[0]}))")
         losses = []
         for _ in range(3):
             model = cls([784, 50, 10])

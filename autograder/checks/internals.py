@@ -37,10 +37,9 @@ def _ordinal(k: int) -> str:
     return f"{k}{'th' if 10 <= k % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(k % 10, 'th')}"
 
 
-def _dataset(n: int, gen: torch.Generator) -> tuple[Any, torch.Tensor, torch.Tensor]:
+def _dataset(n: int, gen: torch.Generator) -> Any:
     """A reference Dataset whose targets are the item indices, so a batch tells where it came from."""
-    x, y = torch.randn(n, 3, generator=gen), torch.arange(n)
-    return _ref("Dataset")(x, y), x, y
+    return _ref("Dataset")(torch.randn(n, 3, generator=gen), torch.arange(n))
 
 
 # ----- Dataset -------------------------------------------------------------------------------
@@ -198,7 +197,7 @@ def check_DataLoader(cls: Callable, device: torch.device, gen: torch.Generator) 
     collate = _ref("collate")
     with references_for(cls, "internals", "Sampler", "BatchSampler", "collate"):
         for n, bs in ((10, 4), (12, 4), (3, 8)):
-            ds, _, _ = _dataset(n, gen)
+            ds = _dataset(n, gen)
             for drop_last in (False, True):
                 call = f"DataLoader(dataset of {n}, batch_size={bs}, drop_last={drop_last})"
                 dl = cls(ds, bs, shuffle=False, drop_last=drop_last, collate_fn=collate)
@@ -208,7 +207,7 @@ def check_DataLoader(cls: Callable, device: torch.device, gen: torch.Generator) 
                 if len(dl) != len(expected):
                     raise CheckFailed(f"len({call}) is {len(dl)}; it gives {len(expected)} batches.")
         n, bs = 100, 16
-        ds, _, _ = _dataset(n, gen)
+        ds = _dataset(n, gen)
         seed = int(torch.randint(0, 2**31, (1,), generator=gen))
         call = f"DataLoader(dataset of {n}, batch_size={bs}, shuffle=True, generator=...)"
         dl = cls(ds, bs, shuffle=True, collate_fn=collate, generator=torch.Generator().manual_seed(seed))
@@ -407,29 +406,9 @@ SGD_SETTINGS = ({"lr": 0.1}, {"lr": 0.1, "momentum": 0.9}, {"lr": 0.05, "weight_
                 {"lr": 0.1, "momentum": 0.9, "weight_decay": 0.01}, {"lr": 0.0, "momentum": 0.9, "weight_decay": 0.1})
 
 
-class _PlainSGD:
-    """SGD as the lesson writes it, for the variants of settings that reproduce mistakes
-    (torch.optim.SGD refuses a negative weight decay)."""
-
-    def __init__(self, params: list[torch.Tensor], lr: float, momentum: float = 0.0, weight_decay: float = 0.0) -> None:
-        self.params, self.lr, self.momentum, self.weight_decay = params, lr, momentum, weight_decay
-        self.buffers: list[torch.Tensor | None] = [None] * len(params)
-
-    def step(self) -> None:
-        with torch.no_grad():
-            for i, p in enumerate(self.params):
-                if p.grad is None:
-                    continue
-                g = p.grad + self.weight_decay * p
-                if self.momentum:
-                    buf = self.buffers[i]
-                    self.buffers[i] = g.clone() if buf is None else buf * self.momentum + g
-                    g = self.buffers[i]
-                p.sub_(self.lr * g)
-
-
 def _wrong_settings(settings: dict[str, float]) -> list[tuple[dict[str, float], str]]:
-    """SGD settings that reproduce common mistakes, each with its diagnosis."""
+    """SGD settings that reproduce common mistakes, each with its diagnosis (run by the reference SGD:
+    torch.optim.SGD refuses a negative weight decay)."""
     lr, m, wd = settings["lr"], settings.get("momentum", 0.0), settings.get("weight_decay", 0.0)
     out = [({"lr": 1.0, "momentum": m, "weight_decay": wd}, "the learning rate is not used: p -= lr * g.")]
     if wd:
@@ -453,7 +432,7 @@ def check_SGD(cls: Callable, device: torch.device, gen: torch.Generator) -> None
         variants = [([t.clone().requires_grad_() for t in start], s, hint) for s, hint in _wrong_settings(settings)]
         shown = ", ".join(f"{k}={v}" for k, v in settings.items())
         opt = cls((p for p in mine), **settings)
-        torch_opts = [torch.optim.SGD(truth, **settings)] + [_PlainSGD(ps, **s) for ps, s, _ in variants]
+        torch_opts = [torch.optim.SGD(truth, **settings)] + [_ref("SGD")(ps, **s) for ps, s, _ in variants]
         for step in range(1, 5):
             grads = [torch.randn(*s, generator=gen) for s in shapes]
             skip = 1 if step == 3 else None  # one parameter without a gradient: step() skips it
