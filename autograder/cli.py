@@ -7,27 +7,30 @@ import sys
 from typing import Sequence
 
 from autograder.devices import CHOICES, DeviceUnavailable, resolve_device
-from autograder.grade import ensure_assignment, grade_notebook, grade_solutions
+from autograder.grade import ensure_assignment, notebook_job, solutions_job
 from autograder.lessons import LESSONS, lesson_for
 from autograder.results import LessonResult, scoreboard
+from autograder.supervisor import Supervisor
 
 
-def check(targets: Sequence[str], solutions: bool = False, device: str = "cpu") -> list[LessonResult]:
-    """Grade lessons (keys: their assignments/ notebook) or notebook paths; all lessons if none given."""
-    results = []
-    for target in targets or list(LESSONS):
+def check(targets: Sequence[str], solutions: bool = False, device: str = "cpu", workers: int = 1) -> list[LessonResult]:
+    """Grade lessons (keys: their assignments/ notebook) or notebook paths, each in an isolated worker;
+    all lessons if none given."""
+    jobs = []
+    for index, target in enumerate(targets or list(LESSONS)):
         lesson = lesson_for(target)
         if solutions:
-            results.append(grade_solutions(lesson.key, device))
+            jobs.append(solutions_job(lesson.key, device, index))
         elif target.endswith(".ipynb"):
-            results.append(grade_notebook(target, device))
+            jobs.append(notebook_job(target, device, key=index))
         else:
             path, created = ensure_assignment(lesson)
             if created:
                 print(f"created {path.relative_to(path.parent.parent)} from release/ (your copy: edit it in Jupyter)",
                       file=sys.stderr)
-            results.append(grade_notebook(path, device))
-    return results
+            jobs.append(notebook_job(path, device, key=index))
+    done = {job.key: result for job, result in Supervisor(workers=workers).grade(jobs)}
+    return [done[i] for i in range(len(jobs))]
 
 
 def export(check_only: bool = False) -> list[str]:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import functools
-import importlib
 import os
 import warnings
 from contextlib import contextmanager
@@ -12,6 +11,7 @@ from typing import Any, Callable, Iterator
 import torch
 
 from autograder.devices import resolve_device
+from autograder.references import reference
 from autograder.results import CheckFailed, NotAttempted
 
 Check = Callable[..., None]
@@ -72,15 +72,6 @@ def check(name: str) -> Callable[[Callable[..., None]], Check]:
 def randn(*shape: int, gen: torch.Generator, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
     """Standard-normal inputs from `gen`, made on the CPU (reproducible everywhere) then moved."""
     return torch.randn(*shape, generator=gen, dtype=dtype).to(device)
-
-
-def reference(module: str, name: str) -> Any:
-    """The reference definition `name` from solutions/<module>.py.
-
-    Imported on first use, so that importing a checks module does not depend on solutions/,
-    which is generated from source/.
-    """
-    return getattr(importlib.import_module(f"solutions.{module}"), name)
 
 
 @contextmanager

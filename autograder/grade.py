@@ -9,9 +9,10 @@ from typing import Any
 from autograder.exercise import Exercise
 from autograder.lessons import Lesson, lesson_for
 from autograder.limits import time_limit
-from autograder.loader import LoadedNotebook, describe_exception, load_notebook
+from autograder.loader import LoadedNotebook, describe_exception
 from autograder.results import (CheckFailed, ExerciseResult, ExerciseTimeout, LessonResult, NotAttempted,
                                 Status)
+from autograder.supervisor import Job, Supervisor, grade_one
 
 
 def _missing(name: str, loaded: LoadedNotebook) -> str:
@@ -23,7 +24,7 @@ def _missing(name: str, loaded: LoadedNotebook) -> str:
         message += f" Did you rename it? `{close[0]}` is defined; keep the exercise's name."
     if loaded.problems:
         first = loaded.problems[0]
-        message += f"\nCell {first.cell} failed while the notebook was loaded, which may be why: {first.message}"
+        message += f"\nCode cell {first.cell} failed while the notebook was loaded, which may be why: {first.message}"
     return message
 
 
@@ -84,17 +85,39 @@ def _display(path: Path) -> str:
         return str(path)
 
 
-def grade_notebook(path: str | Path, device: str | None = None) -> LessonResult:
-    """Grade a learner's notebook; its lesson comes from its file name."""
+def notebook_job(path: str | Path, device: str | None = None, key: object = None) -> Job:
+    """A job for the supervisor: the notebook's bytes (only read), its lesson from its file name."""
     path = Path(path)
-    return grade_loaded(lesson_for(path.name), load_notebook(path), device, _display(path))
+    lesson = lesson_for(path.name)
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        data = f"cannot read {path}: {err.strerror}".encode()  # graded as a malformed notebook
+    release = lesson.release_notebook.read_bytes() if lesson.release_notebook.exists() else None
+    return Job(lesson, data, _display(path), device, release, key)
+
+
+def grade_notebook(path: str | Path, device: str | None = None) -> LessonResult:
+    """Grade a learner's notebook in an isolated worker; its lesson comes from its file name."""
+    return grade_one(notebook_job(path, device))
+
+
+def grade_notebooks(paths: list[Path], device: str | None = None, workers: int = 1) -> list[LessonResult]:
+    """Grade several notebooks, `workers` at a time, in the order given."""
+    jobs = [notebook_job(p, device, key=i) for i, p in enumerate(paths)]
+    done = {job.key: result for job, result in Supervisor(workers=workers).grade(jobs)}
+    return [done[i] for i in range(len(paths))]
+
+
+def solutions_job(key: str, device: str | None = None, key_: object = None) -> Job:
+    """A job that grades a lesson's reference solutions as if they were a notebook."""
+    lesson = lesson_for(key)
+    return Job(lesson, None, _display(lesson.solutions_file), device, key=key_)
 
 
 def grade_solutions(key: str, device: str | None = None) -> LessonResult:
-    """Grade the reference solutions module of a lesson (they must get full marks)."""
-    lesson = lesson_for(key)
-    loaded = LoadedNotebook(path=lesson.solutions_file, namespace=vars(lesson.solutions()))
-    return grade_loaded(lesson, loaded, device, _display(lesson.solutions_file))
+    """Grade the reference solutions of a lesson in a worker, as a notebook is (they must get full marks)."""
+    return grade_one(solutions_job(key, device))
 
 
 def ensure_assignment(lesson: Lesson) -> tuple[Path, bool]:

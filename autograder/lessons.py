@@ -7,9 +7,9 @@ from pathlib import Path
 from types import ModuleType
 
 from autograder.exercise import Exercise
+from autograder.references import COURSE_ROOT, load_solutions, solutions_file
 
-# The course repository (this package is installed from it with `pip install -e .`).
-COURSE_ROOT = Path(__file__).resolve().parent.parent
+__all__ = ["COURSE_ROOT", "LESSONS", "Lesson", "lesson_for"]
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ class Lesson:
 
     @property
     def solutions_file(self) -> Path:
-        return COURSE_ROOT / "solutions" / f"{self.module}.py"
+        return solutions_file(self.module)
 
     def checks(self) -> ModuleType:
         """The module of hidden checks, autograder.checks.<module>."""
@@ -41,7 +41,7 @@ class Lesson:
 
     def solutions(self) -> ModuleType:
         """The reference solutions module generated from the source notebook."""
-        return importlib.import_module(f"solutions.{self.module}")
+        return load_solutions(self.module)
 
     def exercises(self) -> tuple[Exercise, ...]:
         """The graded exercises, in notebook order."""

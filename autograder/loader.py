@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import contextlib
-import io
 import linecache
 import os
 import sys
@@ -12,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from autograder.guard import BoundedSink
 from autograder.limits import time_limit
 from autograder.results import ExerciseTimeout
 
@@ -77,7 +77,7 @@ def learner_frames(err: BaseException) -> str:
     for frame in traceback.extract_tb(err.__traceback__):
         if frame.filename.startswith("<notebook cell "):
             cell = frame.filename[len("<notebook cell "):-1]
-            lines.append(f"cell {cell}, line {frame.lineno}: {(frame.line or '').strip()}")
+            lines.append(f"code cell {cell}, line {frame.lineno}: {(frame.line or '').strip()}")
     return "\n".join(lines[-3:])
 
 
@@ -90,26 +90,35 @@ def describe_exception(err: BaseException) -> str:
 
 def read_notebook(path: Path) -> Any:
     """Parse and validate a notebook without changing the file; raises ValueError when malformed."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ValueError(f"no notebook at {path}") from None
+    return parse_notebook(data, str(path))
+
+
+def parse_notebook(data: bytes, name: str) -> Any:
+    """Parse and validate notebook bytes; raises ValueError (saying how to recover) when malformed."""
     import nbformat
 
     try:
-        text = path.read_text(encoding="utf-8")
-        nb = nbformat.reads(text, as_version=4)
+        nb = nbformat.reads(data.decode("utf-8"), as_version=4)
         nbformat.validate(nb)
-    except FileNotFoundError:
-        raise ValueError(f"no notebook at {path}") from None
+        if nb.nbformat != 4:
+            raise ValueError(f"nbformat {nb.nbformat} is not supported")
     except Exception as err:  # JSON, schema, encoding errors all mean: not a notebook we can read
-        raise ValueError(f"{path} is not a valid notebook ({type(err).__name__}: {str(err).splitlines()[0][:200]}); "
+        first = (str(err).splitlines() or [""])[0][:200]
+        raise ValueError(f"{name} is not a valid notebook ({type(err).__name__}: {first}); "
                          "restore it from your last good copy or from release/") from None
     return nb
 
 
 def _run_cell(index: int, source: str, namespace: dict[str, Any], timeout_s: float) -> str | None:
     """Execute one cell's code in the namespace; return a problem description or None."""
-    filename = f"<notebook cell {index}>"
+    filename = f"<notebook cell {index}>"  # `index` counts code cells, as a reader of the notebook does
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     namespace["get_ipython"] = lambda: _NoShell(namespace, filename)
-    sink = io.StringIO()
+    sink = BoundedSink()  # a print flood is dropped, not kept in memory
     try:
         code = compile(_to_python(source), filename, "exec")
         with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink), warnings.catch_warnings():
@@ -126,6 +135,27 @@ def _run_cell(index: int, source: str, namespace: dict[str, Any], timeout_s: flo
     return None
 
 
+def code_cells(nb: Any) -> list[tuple[int, str]]:
+    """The cells a load runs, as (code cell number, source): code cells only, as Jupyter numbers
+    them for a reader counting down the notebook, skipping test cells and empty cells."""
+    cells, number = [], 0
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        number += 1
+        if not is_test_cell(cell) and cell.source.strip():
+            cells.append((number, cell.source))
+    return cells
+
+
+def first_line(source: str) -> str:
+    """A cell's first line of code, to name the cell in a message."""
+    for line in source.splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            return line.strip()[:60]
+    return ""
+
+
 def load_notebook(path: str | Path, cell_timeout_s: float = CELL_TIMEOUT_S) -> LoadedNotebook:
     """Run a notebook's code cells, skipping nbgrader test cells, and return its definitions.
 
@@ -140,10 +170,8 @@ def load_notebook(path: str | Path, cell_timeout_s: float = CELL_TIMEOUT_S) -> L
         loaded.error = str(err)
         return loaded
     os.environ.setdefault("MPLBACKEND", "Agg")
-    for index, cell in enumerate(nb.cells, start=1):
-        if cell.cell_type != "code" or is_test_cell(cell) or not cell.source.strip():
-            continue
-        problem = _run_cell(index, cell.source, loaded.namespace, cell_timeout_s)
+    for number, source in code_cells(nb):
+        problem = _run_cell(number, source, loaded.namespace, cell_timeout_s)
         if problem:
-            loaded.problems.append(CellProblem(index, problem))
+            loaded.problems.append(CellProblem(number, problem))
     return loaded

@@ -54,6 +54,7 @@ class LessonResult:
     lesson: str
     notebook: str
     exercises: list[ExerciseResult] = field(default_factory=list)
+    isolation: dict = field(default_factory=dict, compare=False, repr=False)  # how the worker was isolated
 
     @property
     def score(self) -> float:

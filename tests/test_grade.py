@@ -21,7 +21,7 @@ def test_grade_exercise_reports_a_missing_name_with_the_similar_one(matmul_lesso
 def test_grade_exercise_names_the_failed_cell_when_a_definition_is_missing(matmul_lesson, make_notebook):
     loaded = load_notebook(make_notebook("import torch_typo\ndef matmul_loops(a, b):\n    return a"))
     result = grade_exercise(_exercise(matmul_lesson, "matmul_loops"), loaded.namespace, "cpu", loaded)
-    assert "Cell 1 failed" in result.message and "ModuleNotFoundError" in result.message
+    assert "Code cell 1 failed" in result.message and "ModuleNotFoundError" in result.message
 
 
 def test_grade_exercise_reports_an_exception_with_the_learners_line(matmul_lesson, make_notebook):
@@ -29,7 +29,7 @@ def test_grade_exercise_reports_an_exception_with_the_learners_line(matmul_lesso
     result = grade_exercise(_exercise(matmul_lesson, "matmul_loops"), loaded.namespace, "cpu", loaded)
     assert result.status == Status.ERROR
     assert "matmul_loops raised IndexError" in result.message
-    assert "cell 1, line 2: return a[99, 99]" in result.message
+    assert "code cell 1, line 2: return a[99, 99]" in result.message
     assert "Hint: check each loop's range" in result.message
 
 

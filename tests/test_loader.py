@@ -19,7 +19,7 @@ def test_load_notebook_records_an_exception_and_runs_later_cells(make_notebook):
     assert loaded.namespace["z"] == 3
     [problem] = loaded.problems
     assert problem.cell == 1
-    assert "ZeroDivisionError" in problem.message and "cell 1, line 2: return 1 / 0" in problem.message
+    assert "ZeroDivisionError" in problem.message and "code cell 1, line 2: return 1 / 0" in problem.message
 
 
 def test_load_notebook_stops_an_infinite_loop(make_notebook):

@@ -1,0 +1,212 @@
+"""The grading worker: the forked processes in which a learner's notebook runs and is checked.
+
+One notebook: a loader process enters the sandbox, runs the notebook's code cells, is sealed
+(nothing replaced, no thread left), receives the reference module's source, then forks one process
+per exercise from that state. Each exercise process runs one check and reports one result, so that
+a crash, a hang or a side effect in one exercise cannot touch another. Every message carries the
+supervisor's nonce, which learner code cannot read (it lives only in these functions' locals).
+"""
+from __future__ import annotations
+
+import gc
+import json
+import os
+import signal
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from autograder.sandbox import Limits
+
+
+@dataclass
+class Task:
+    """What one loader process is asked to do (fixed before it forks)."""
+
+    lesson: str
+    notebook: bytes | None          # None: grade the reference solutions themselves
+    label: str
+    device: str | None
+    exercises: list[str]
+    skip_cells: set[int] = field(default_factory=set)
+    prior_problems: list[tuple[int, str]] = field(default_factory=list)   # cells an earlier run lost
+    cell_timeout_s: float = 60.0
+
+
+@dataclass
+class Channel:
+    """The descriptors and secrets a worker talks to the supervisor through."""
+
+    out_fd: int          # worker -> supervisor: JSON lines
+    refs_fd: int         # supervisor -> worker: the reference source, once the notebook has run
+    nonce: str
+    workdir: Path
+    hidden: list[Path]
+    secret: list[Path]
+    limits: Limits
+    namespaces: bool
+
+
+def send(fd: int, nonce: str, **message: Any) -> None:
+    """One JSON line to the supervisor."""
+    data = (json.dumps({"n": nonce, **message}) + "\n").encode()
+    while data:
+        data = data[os.write(fd, data):]
+
+
+def _read_exactly(fd: int, size: int) -> bytes:
+    chunks, got = [], 0
+    while got < size:
+        chunk = os.read(fd, size - got)
+        if not chunk:
+            raise EOFError("the supervisor closed the reference channel")
+        chunks.append(chunk)
+        got += len(chunk)
+    return b"".join(chunks)
+
+
+def receive_sources(fd: int) -> dict[str, str]:
+    """The reference sources the supervisor writes: an 8-byte length, then JSON."""
+    size = int.from_bytes(_read_exactly(fd, 8), "little")
+    return json.loads(_read_exactly(fd, size).decode())
+
+
+def _clean_environment(workdir: Path) -> dict[str, str]:
+    keep = {k: os.environ[k] for k in ("PATH", "LANG", "LC_ALL", "CUDA_VISIBLE_DEVICES") if k in os.environ}
+    return {**keep, "HOME": str(workdir), "TMPDIR": str(workdir), "MPLBACKEND": "Agg",
+            "MPLCONFIGDIR": str(workdir), "OMP_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1"}
+
+
+def _prepare_interpreter(workdir: Path) -> dict[str, str]:
+    """Process-wide settings before learner code: clean environment, no way to `import solutions`."""
+    import torch
+
+    env = _clean_environment(workdir)
+    os.environ.clear()
+    os.environ.update(env)
+    torch.set_num_threads(1)  # also makes torch safe to use after fork
+    root = str(Path(__file__).resolve().parent.parent)
+    sys.path[:] = [p for p in sys.path if p not in ("", ".", root) and not p.startswith(root + os.sep + "tests")]
+    for name in [n for n in sys.modules if n == "solutions" or n.startswith(("solutions.", "mutants_", "test_", "conftest"))]:
+        del sys.modules[name]
+    try:
+        import tqdm
+        tqdm.tqdm.monitor_interval = 0  # no monitor thread: every thread left running is the notebook's
+    except ImportError:
+        pass
+    return env
+
+
+def loader_main(task: Task, ch: Channel) -> None:
+    """The loader process: never returns (it ends with os._exit)."""
+    nonce = ch.nonce
+    try:
+        from autograder.guard import Guard, Snapshot, tamper_report
+        from autograder.lessons import lesson_for
+        from autograder.loader import CellProblem, LoadedNotebook, _run_cell, code_cells, parse_notebook
+        from autograder.references import SOLUTIONS_DIR, WorkerReferences, module_from_source
+        from autograder.sandbox import enter_sandbox
+
+        lesson = lesson_for(task.lesson)
+        solutions_text = lesson.solutions_file.read_text(encoding="utf-8") if task.notebook is None else ""
+        iso = enter_sandbox(ch.hidden, ch.workdir, [ch.out_fd, ch.refs_fd], ch.limits, ch.namespaces)
+        env = _prepare_interpreter(ch.workdir)
+        guard = Guard(ch.secret, [ch.workdir], trusted_roots=[SOLUTIONS_DIR])
+        guard.base = loader_main.__code__
+        guard.install()
+        snapshot = Snapshot()
+        send(ch.out_fd, nonce, t="sandbox", network=iso.network, filesystem=iso.filesystem, user=iso.user,
+             notes=iso.notes)
+
+        loaded = LoadedNotebook(path=Path(task.label), namespace={"__name__": "__notebook__"})
+        loaded.problems += [CellProblem(cell, message) for cell, message in task.prior_problems]
+        if task.notebook is None:
+            loaded.namespace = vars(module_from_source(lesson.module, solutions_text))
+        else:
+            try:
+                nb = parse_notebook(task.notebook, task.label)
+            except ValueError as err:
+                loaded.error = str(err)
+            else:
+                for number, source in code_cells(nb):
+                    if number in task.skip_cells:
+                        continue
+                    send(ch.out_fd, nonce, t="cell", cell=number)
+                    problem = _run_cell(number, source, loaded.namespace, task.cell_timeout_s)
+                    if problem:
+                        send(ch.out_fd, nonce, t="problem", cell=number, message=problem)
+                        loaded.problems.append(CellProblem(number, problem))
+        tampered = tamper_report(snapshot, guard)
+        defined = sorted(k for k, v in loaded.namespace.items() if callable(v) and not k.startswith("_"))
+        send(ch.out_fd, nonce, t="loaded", error=loaded.error, tampered=tampered, defined=defined)
+        if tampered or loaded.error:
+            send(ch.out_fd, nonce, t="done")
+            os._exit(0)
+        gc.disable()  # sealed: no learner finalizer runs in this process from here on
+        __autograder_references__ = WorkerReferences(receive_sources(ch.refs_fd), guard)
+        os.close(ch.refs_fd)
+        for module in __autograder_references__.sources:
+            __autograder_references__.get(module, "__name__")  # compiled once here, shared by every fork
+        for name in task.exercises:
+            send(ch.out_fd, nonce, t="start", exercise=name)
+            pid = os.fork()
+            if pid == 0:
+                _exercise_main(lesson, name, loaded, task.device, __autograder_references__, snapshot, guard, env,
+                               ch, nonce)
+            _, status = os.waitpid(pid, 0)
+            send(ch.out_fd, nonce, t="exit", exercise=name, status=describe_status(status))
+        send(ch.out_fd, nonce, t="done")
+    except BaseException as err:  # the loader itself failed: say so, the supervisor reports it
+        try:
+            send(ch.out_fd, nonce, t="crash", message=f"{type(err).__name__}: {err}")
+        except OSError:
+            pass
+    os._exit(0)
+
+
+def _exercise_main(lesson: Any, name: str, loaded: Any, device: str | None, references: Any,
+                   snapshot: Any, guard: Any, env: dict[str, str], ch: Channel, nonce: str) -> None:
+    """One exercise process: restore what the notebook may have changed, check, verify, report."""
+    try:
+        import torch
+
+        from autograder.grade import grade_exercise
+        from autograder.guard import tamper_report
+        from autograder.results import Status
+
+        gc.enable()
+        torch.set_num_threads(1)
+        torch.set_default_dtype(torch.float32)
+        torch.set_grad_enabled(True)
+        os.environ.clear()
+        os.environ.update(env)
+        os.chdir(ch.workdir)
+        __autograder_references__ = references  # noqa: F841 -- found by reference() up the stack
+        exercise = next(e for e in lesson.exercises() if e.name == name)
+        result = grade_exercise(exercise, loaded.namespace, device, loaded)
+        tampered = tamper_report(snapshot, guard)
+        if tampered:
+            result.points, result.status, result.message = 0, Status.ERROR, tampered
+        send(ch.out_fd, nonce, t="result", exercise=name, status=result.status.value, message=result.message)
+    except BaseException as err:
+        try:
+            send(ch.out_fd, nonce, t="crash", message=f"{type(err).__name__}: {err}")
+        except OSError:
+            pass
+    os._exit(0)
+
+
+def describe_status(status: int) -> str:
+    """How a process ended, in words a learner can act on."""
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        meaning = {signal.SIGSEGV: "a segmentation fault", signal.SIGKILL: "killed, e.g. for using too much memory",
+                   signal.SIGXCPU: "its CPU time limit", signal.SIGABRT: "an abort", signal.SIGBUS: "a bus error"}
+        try:
+            name = signal.Signals(sig).name
+        except ValueError:
+            name = str(sig)
+        return f"signal {name} ({meaning.get(sig, 'a signal')})"
+    code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else status
+    return f"exit code {code}"
