@@ -1,11 +1,14 @@
 """nbgrader's options for this course (nbgrader reads this file from the course root)."""
-from autograder.nbgrader_pipelines import (CLEAR_SOLUTIONS_STUB, generate_assignment_preprocessors,
-                                          generate_feedback_preprocessors)
+import os
+
+from autograder.nbgrader_pipelines import (CLEAR_SOLUTIONS_STUB, autograde_preprocessors,
+                                          generate_assignment_preprocessors, generate_feedback_preprocessors)
 
 c = get_config()  # noqa: F821 -- provided by nbgrader when it loads this file
 
 c.CourseDirectory.course_id = "dl-foundations"
-c.CourseDirectory.root = "."
+# The course root is the folder of this file, absolute (nbgrader warns three times about a relative one).
+c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))
 c.CourseDirectory.source_directory = "source"
 c.CourseDirectory.release_directory = "release"
 c.CourseDirectory.submitted_directory = "submitted"
@@ -16,6 +19,9 @@ c.CourseDirectory.db_url = "sqlite:///gradebook.db"
 # Stubs raise NotImplementedError naming the exercise (the solution cell's grade_id).
 c.ClearSolutions.code_stub = {"python": CLEAR_SOLUTIONS_STUB}
 c.GenerateAssignment.preprocessors = generate_assignment_preprocessors()
+# Autograde: after the kernel ran the notebook, the isolated grader's verdict becomes each test cell's
+# outcome (the kernel runs learner code, so what happens in it is not trusted).
+c.Autograde.autograde_preprocessors = autograde_preprocessors()
 # Feedback shows each hidden check's message but not the hidden test code.
 c.GenerateFeedback.preprocessors = generate_feedback_preprocessors()
 

@@ -125,6 +125,9 @@ class Guard:
             return
         if event == "open":
             what = self._path_allowed(*args) if len(args) == 3 else None
+        elif event == "import":
+            name = args[0] if args and isinstance(args[0], str) else ""
+            what = "importing the reference solutions" if name.split(".")[0] in ("solutions", "source") else None
         elif event in _FRAME_EVENTS or event == "object.__getattr__":
             if event == "object.__getattr__" and not (len(args) > 1 and args[1] in _FRAME_ATTRIBUTES):
                 return

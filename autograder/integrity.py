@@ -6,6 +6,7 @@ edited cell; a grade should say what happened, so every route reports it per exe
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from autograder.results import LessonResult, Status
@@ -27,8 +28,12 @@ def _test_cells(data: bytes) -> dict[str, tuple[str, Any]] | None:
         return None
 
 
+_HIDDEN = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS.*?^[ \t]*### END HIDDEN TESTS[^\n]*\n?", re.M | re.S)
+
+
 def _normal(source: str) -> str:
-    return "\n".join(line.rstrip() for line in source.strip().splitlines())
+    """A test cell's visible part, as nbgrader releases it (hidden tests removed, trailing blanks ignored)."""
+    return "\n".join(line.rstrip() for line in _HIDDEN.sub("", source).strip().splitlines())
 
 
 def test_cell_problems(submitted: bytes, released: bytes) -> dict[str, str]:

@@ -1,9 +1,12 @@
 """Kernel start-up for nbgrader runs (autograde, validate): what a test cell prints is graded and shown."""
 from __future__ import annotations
 
+import os
 import sys
 import warnings
 from typing import Any
+
+from autograder.exercise import KERNEL_VERDICT_ENV
 
 
 def _warning_to_stdout(message: Any, category: type[Warning], filename: str, lineno: int,
@@ -18,6 +21,10 @@ def configure_grading_kernel() -> None:
     check shows as `CheckFailed: <what is wrong and why>`.
     """
     warnings.showwarning = _warning_to_stdout
+    if os.environ.get("NBGRADER_EXECUTION") == "autograde":
+        # The verdict comes from the isolated grader (nbgrader_pipelines.IsolatedVerdicts); checking
+        # again here, beside the learner's code, would only cost time.
+        os.environ[KERNEL_VERDICT_ENV] = "isolated"
     from IPython import get_ipython
 
     shell = get_ipython()

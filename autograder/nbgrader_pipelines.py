@@ -1,10 +1,11 @@
-"""nbgrader pipelines of this course: stubs that name their exercise, feedback without hidden tests."""
+"""nbgrader pipelines of this course: stubs that name their exercise, verdicts from the isolated grader,
+feedback without hidden tests."""
 from __future__ import annotations
 
 from typing import Any
 
-from nbgrader.converters import GenerateAssignment, GenerateFeedback
-from nbgrader.preprocessors import ClearHiddenTests, ClearSolutions, GetGrades
+from nbgrader.converters import Autograde, GenerateAssignment, GenerateFeedback
+from nbgrader.preprocessors import ClearHiddenTests, ClearSolutions, Execute, GetGrades, NbGraderPreprocessor
 
 # `{name}` becomes the solution cell's grade_id, which is the exercise's name.
 CLEAR_SOLUTIONS_STUB = '# YOUR CODE HERE\nraise NotImplementedError("{name}: not attempted yet; replace this line with your code")'
@@ -37,3 +38,68 @@ def generate_feedback_preprocessors() -> list[type]:
     default = GenerateFeedback.class_traits()["preprocessors"].default()
     at = default.index(GetGrades) + 1
     return default[:at] + [ClearHiddenTests] + default[at:]
+
+
+def verdict_outputs(result: Any) -> list[Any]:
+    """The outputs of an exercise's test cell that carry the isolated grader's verdict: nbgrader gives
+    a code test cell its points exactly when none of its outputs is an error."""
+    from nbformat.v4 import new_output
+
+    from autograder.results import Status
+
+    if result.status == Status.PASSED:
+        return [new_output("stream", name="stdout", text=f"{result.name}: the hidden checks passed.\n")]
+    name = {Status.FAILED: "CheckFailed", Status.NOT_ATTEMPTED: "NotAttempted",
+            Status.TIMEOUT: "Timeout"}.get(result.status, "Error")
+    return [new_output("error", ename=name, evalue=result.message, traceback=[f"{name}: {result.message}"])]
+
+
+def apply_verdicts(nb: Any, graded: Any) -> None:
+    """Replace every exercise test cell's outputs with the grader's verdict (kernel outputs are not trusted)."""
+    by_name = {r.name: r for r in graded.exercises}
+    for cell in nb.cells:
+        grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id", "")
+        name = grade_id.removeprefix("test_")
+        if cell.cell_type == "code" and grade_id.startswith("test_") and name in by_name:
+            cell.outputs = verdict_outputs(by_name[name])
+
+
+class IsolatedVerdicts(NbGraderPreprocessor):
+    """After nbgrader has run the notebook in its kernel, grade the submission in the isolated worker and
+    make its verdict the test cells' outcome. What the learner's code did in the kernel (replaced a
+    check, hid an error, printed a fake pass) then counts for nothing."""
+
+    def preprocess(self, nb: Any, resources: Any) -> tuple[Any, Any]:
+        from pathlib import Path
+
+        from nbgrader.coursedir import CourseDirectory
+
+        from autograder.grade import notebook_job
+
+        info = resources["nbgrader"]
+        coursedir = CourseDirectory(config=self.config)
+        folder = Path(coursedir.format_path(coursedir.submitted_directory, info["student"], info["assignment"]))
+        submitted = folder / f"{info['notebook']}.ipynb"
+        job = notebook_job(submitted, None)
+        for _, graded in _supervisor(Path(coursedir.root)).grade([job]):
+            apply_verdicts(nb, graded)
+        return nb, resources
+
+
+_SUPERVISORS: dict[Any, Any] = {}
+
+
+def _supervisor(root: Any) -> Any:
+    """One warm supervisor per nbgrader process (torch and the checks imported once)."""
+    from autograder.supervisor import Supervisor
+
+    if root not in _SUPERVISORS:
+        _SUPERVISORS[root] = Supervisor(extra_hidden=[root])
+    return _SUPERVISORS[root]
+
+
+def autograde_preprocessors() -> list[type]:
+    """nbgrader's autograde pipeline with the isolated verdict applied right after the kernel ran."""
+    default = Autograde.class_traits()["autograde_preprocessors"].default()
+    at = default.index(Execute) + 1
+    return default[:at] + [IsolatedVerdicts] + default[at:]

@@ -1,7 +1,8 @@
 """pytest plugin for self-learners: `pytest --lesson 01_matmul` or `pytest path/01_matmul.ipynb`.
 
 One test per exercise, failures that show the check's teaching message (no traceback wall),
-and the points per lesson at the end. Inert unless a lesson or a lesson notebook is named.
+and the points per lesson at the end. The notebook is graded by the same isolated worker as
+`python -m autograder check`, so both give the same points. Inert unless a lesson or a lesson notebook is named.
 """
 from __future__ import annotations
 
@@ -11,10 +12,8 @@ from typing import Any, Iterator
 import pytest
 
 from autograder.devices import CHOICES, DeviceUnavailable, resolve_device
-from autograder.exercise import Exercise
-from autograder.grade import ensure_assignment, grade_exercise
+from autograder.grade import ensure_assignment, grade_notebook
 from autograder.lessons import LESSONS, lesson_for
-from autograder.loader import LoadedNotebook, load_notebook
 from autograder.results import ExerciseResult, LessonResult, Status
 
 _RESULTS = pytest.StashKey[dict[str, LessonResult]]()
@@ -54,36 +53,38 @@ class ExerciseNotPassed(Exception):
 
 
 class LessonNotebook(pytest.File):
-    """A learner's notebook: loaded once, one item per exercise of its lesson."""
+    """A learner's notebook: graded once in an isolated worker, one item per exercise of its lesson."""
 
     def collect(self) -> Iterator[pytest.Item]:
         lesson = lesson_for(self.path.name)
-        loaded = load_notebook(self.path)
-        graded = self.config.stash[_RESULTS].setdefault(str(self.path), LessonResult(lesson.key, str(self.path)))
-        for exercise in lesson.exercises():
-            yield ExerciseItem.from_parent(self, name=exercise.name, exercise=exercise, loaded=loaded, graded=graded)
-
-
-class ExerciseItem(pytest.Item):
-    """One exercise graded by its check."""
-
-    def __init__(self, *, exercise: Exercise, loaded: LoadedNotebook, graded: LessonResult, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.exercise, self.loaded, self.graded = exercise, loaded, graded
-
-    def runtest(self) -> None:
         device = self.config.getoption("device")
         try:
             resolve_device(device)
         except DeviceUnavailable as err:
-            pytest.skip(str(err))
-        if self.loaded.error:
-            result = ExerciseResult(self.exercise.name, 0, self.exercise.points, Status.ERROR, self.loaded.error)
+            unavailable: str | None = str(err)
+            graded = LessonResult(lesson.key, str(self.path))
         else:
-            result = grade_exercise(self.exercise, self.loaded.namespace, device, self.loaded)
-        self.graded.exercises.append(result)
-        if result.status != Status.PASSED:
-            raise ExerciseNotPassed(result)
+            unavailable = None
+            graded = grade_notebook(self.path, device)
+        self.config.stash[_RESULTS][str(self.path)] = graded
+        by_name = {r.name: r for r in graded.exercises}
+        for exercise in lesson.exercises():
+            yield ExerciseItem.from_parent(self, name=exercise.name, result=by_name.get(exercise.name),
+                                           unavailable=unavailable, lesson=lesson.key)
+
+
+class ExerciseItem(pytest.Item):
+    """One exercise, as the isolated grader graded it."""
+
+    def __init__(self, *, result: ExerciseResult | None, unavailable: str | None, lesson: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.result, self.unavailable, self.lesson = result, unavailable, lesson
+
+    def runtest(self) -> None:
+        if self.unavailable or self.result is None:
+            pytest.skip(self.unavailable or "not graded")
+        if self.result.status != Status.PASSED:
+            raise ExerciseNotPassed(self.result)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         if isinstance(excinfo.value, ExerciseNotPassed):
@@ -92,7 +93,7 @@ class ExerciseItem(pytest.Item):
         return super().repr_failure(excinfo)
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
-        return self.path, None, f"{self.graded.lesson}::{self.name}"
+        return self.path, None, f"{self.lesson}::{self.name}"
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
