@@ -54,6 +54,7 @@ LESSONS: dict[str, Lesson] = {lesson.key: lesson for lesson in (
     Lesson("03_forward", "forward"),
     Lesson("04_backward", "backward"),
     Lesson("05_internals", "internals"),
+    Lesson("07_conv", "conv"),
 )}
 
 

@@ -123,6 +123,17 @@ def relu_grad(inp: Tensor, out: Tensor) -> None:
     warnings.warn("a harmless warning from correct code", UserWarning)
     inp.g = (inp > 0).to(inp.dtype) * out.g
 '''
+MAXPOOL2D_THAT_WARNS = '''import warnings
+
+def maxpool2d(x: Tensor, kernel_size: int, stride: int | None = None, padding: int = 0) -> Tensor:
+    warnings.warn("a harmless warning from correct code", UserWarning)
+    stride = kernel_size if stride is None else stride
+    n, c, h, wd = x.shape
+    xp = F.pad(x, (padding, padding, padding, padding), value=float("-inf"))
+    cols = F.unfold(xp.reshape(n * c, 1, h + 2 * padding, wd + 2 * padding), kernel_size, stride=stride)
+    h_out, w_out = output_size(h, kernel_size, stride, padding), output_size(wd, kernel_size, stride, padding)
+    return cols.max(dim=1).values.reshape(n, c, h_out, w_out)
+'''
 COLLATE_THAT_WARNS = '''import warnings
 
 def collate(items: list[tuple[Tensor, Tensor]]) -> tuple[Tensor, Tensor]:
@@ -147,6 +158,9 @@ STUDENTS = {
                     "dave": {"relu_grad": RELU_GRAD_THAT_WARNS}},
     "05_internals": {"carol": ({"BatchSampler": _edit("if batch and not self.drop_last:", "if batch and self.drop_last:")}, 2),
                      "dave": {"collate": COLLATE_THAT_WARNS}},
+    "07_conv": {"carol": ({"conv2d_loops": _edit("out[i, o, r, q] = (window * w[o]).sum()",
+                                                 "out[i, o, r, q] = (window * w[o].flip(-2, -1)).sum()")}, 3),
+                "dave": {"maxpool2d": MAXPOOL2D_THAT_WARNS}},
 }
 
 
