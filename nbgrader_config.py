@@ -1,6 +1,7 @@
 """nbgrader's options for this course (nbgrader reads this file from the course root)."""
 import os
 
+from autograder.limits import time_scale
 from autograder.nbgrader_pipelines import (CLEAR_SOLUTIONS_STUB, autograde_preprocessors,
                                           generate_assignment_preprocessors, generate_feedback_preprocessors)
 
@@ -28,7 +29,7 @@ c.GenerateFeedback.preprocessors = generate_feedback_preprocessors()
 # Measured on a 2-core CPU, the slowest cell of 01_matmul (the timing table) takes 3.2 s and the
 # whole solution notebook 11 s; 60 s per cell leaves room for slow-but-correct code and stops an
 # infinite loop in a learner's function within a minute per test cell.
-c.Execute.timeout = 60
+c.Execute.timeout = max(1, round(60 * time_scale()))
 # Any stderr output zeroes an nbgrader test cell, so a harmless torch warning from a learner's
 # (correct) code would cost points: the kernel prints warnings on stdout, and errors as one line.
 c.Execute.extra_arguments = [

@@ -47,7 +47,9 @@ def _parser() -> argparse.ArgumentParser:
                          help=f"lesson keys ({', '.join(LESSONS)}) or .ipynb paths; default: every lesson")
     p_check.add_argument("--solutions", action="store_true", help="grade the reference solutions instead")
     p_check.add_argument("--device", choices=CHOICES, default="cpu", help="where checks run (default: cpu)")
-    p_check.add_argument("--json", action="store_true", help="print the results as JSON")
+    p_check.add_argument("--json", action="store_true", help="print the results as JSON (and nothing else on stdout)")
+    p_check.add_argument("--workers", type=int, default=1, metavar="N",
+                         help="grade N notebooks at a time, each in its own isolated worker (default: 1)")
     p_export = verbs.add_parser("export", help="write solutions/ from the source notebooks' solution cells")
     p_export.add_argument("--check", action="store_true", help="only report drift; exit 1 if any")
     return parser
@@ -63,7 +65,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1 if args.check and stale else 0
     try:
         resolve_device(args.device)
-        results = check(args.targets, solutions=args.solutions, device=args.device)
+        results = check(args.targets, solutions=args.solutions, device=args.device, workers=args.workers)
     except (KeyError, DeviceUnavailable) as err:
         print(f"error: {err.args[0]}", file=sys.stderr)
         return 2

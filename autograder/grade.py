@@ -8,7 +8,7 @@ from typing import Any
 
 from autograder.exercise import Exercise
 from autograder.lessons import Lesson, lesson_for
-from autograder.limits import time_limit
+from autograder.limits import time_limit, time_scale
 from autograder.loader import LoadedNotebook, describe_exception
 from autograder.results import (CheckFailed, ExerciseResult, ExerciseTimeout, LessonResult, NotAttempted,
                                 Status)
@@ -54,7 +54,7 @@ def grade_exercise(exercise: Exercise, namespace: dict[str, Any], device: str | 
     if exercise.name not in namespace:
         return result(Status.ERROR, _missing(exercise.name, loaded or LoadedNotebook(Path("?"))))
     try:
-        with time_limit(exercise.time_budget_s, f"checking {exercise.name}"):
+        with time_limit(exercise.time_budget_s * time_scale(), f"checking {exercise.name}"):
             exercise.check(namespace[exercise.name], device)
     except NotAttempted as err:
         return result(Status.NOT_ATTEMPTED, f"{err} Replace the `raise NotImplementedError` line with your code.")

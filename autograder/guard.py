@@ -189,8 +189,8 @@ def _watched_modules() -> list[tuple[str, Any]]:
     return [(n, m) for n, m in watched if m is not None]
 
 
-# Attributes that legitimately change while code runs.
-_VOLATILE = frozenset({"stdout", "stderr", "stdin", "modules", "path_importer_cache", "last_value", "last_type",
+# Attributes that legitimately change while code runs (torch.Storage follows the default dtype).
+_VOLATILE = frozenset({"Storage", "stdout", "stderr", "stdin", "modules", "path_importer_cache", "last_value", "last_type",
                        "last_traceback", "last_exc", "ps1", "ps2", "_home", "exc_info", "environ"})
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 import warnings
 from typing import Any
 
@@ -12,6 +13,19 @@ from autograder.exercise import KERNEL_VERDICT_ENV
 def _warning_to_stdout(message: Any, category: type[Warning], filename: str, lineno: int,
                        file: Any = None, line: str | None = None) -> None:
     sys.stdout.write(warnings.formatwarning(message, category, filename, lineno, line))
+
+
+def _harden() -> None:
+    """nbgrader runs the submission in this kernel too: keep it from forking, opening the network,
+    writing outside its folder or exhausting the machine (its verdict is not used, its damage would be)."""
+    import tempfile
+
+    from autograder.guard import Guard
+    from autograder.sandbox import Limits, set_limits
+    from autograder.supervisor import hidden_paths
+
+    set_limits(Limits())
+    Guard(hidden_paths(), [Path.cwd(), Path(tempfile.gettempdir())]).install()
 
 
 def configure_grading_kernel() -> None:
@@ -25,6 +39,7 @@ def configure_grading_kernel() -> None:
         # The verdict comes from the isolated grader (nbgrader_pipelines.IsolatedVerdicts); checking
         # again here, beside the learner's code, would only cost time.
         os.environ[KERNEL_VERDICT_ENV] = "isolated"
+        _harden()
     from IPython import get_ipython
 
     shell = get_ipython()

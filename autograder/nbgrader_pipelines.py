@@ -98,8 +98,22 @@ def _supervisor(root: Any) -> Any:
     return _SUPERVISORS[root]
 
 
+class ResilientExecute(Execute):
+    """nbgrader's Execute, except that a kernel the notebook killed or hung ends the run instead of the
+    autograde: the cells that ran keep their outputs, and the isolated grader gives the verdict."""
+
+    def preprocess(self, nb: Any, resources: Any = None, km: Any = None) -> tuple[Any, Any]:
+        try:
+            return super().preprocess(nb, resources, km)
+        except Exception as err:  # DeadKernelError, CellTimeoutError, an unresponsive kernel, ...
+            self.log.warning("The notebook stopped its kernel (%s: %s); the isolated grader gives the verdict.",
+                             type(err).__name__, str(err).splitlines()[0][:200] if str(err) else "")
+            return nb, resources
+
+
 def autograde_preprocessors() -> list[type]:
-    """nbgrader's autograde pipeline with the isolated verdict applied right after the kernel ran."""
+    """nbgrader's autograde pipeline, run by a resilient Execute, with the isolated verdict applied
+    right after the kernel ran."""
     default = Autograde.class_traits()["autograde_preprocessors"].default()
-    at = default.index(Execute) + 1
-    return default[:at] + [IsolatedVerdicts] + default[at:]
+    at = default.index(Execute)
+    return default[:at] + [ResilientExecute, IsolatedVerdicts] + default[at + 1:]

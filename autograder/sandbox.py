@@ -123,11 +123,16 @@ def _vm_size() -> int:
 
 def set_limits(limits: Limits) -> None:
     """Resource limits: address space, CPU time, file size, open files, processes, no core dumps."""
-    def cap(which: int, value: int) -> None:
+    def cap(which: int, value: int, hard_value: int | None = None) -> None:
         _soft, hard = resource.getrlimit(which)
-        value = value if hard == resource.RLIM_INFINITY else min(value, hard)
-        resource.setrlimit(which, (value, value))
-    cap(resource.RLIMIT_AS, _vm_size() + limits.memory_bytes)
+        hard_value = value if hard_value is None else hard_value
+        if hard != resource.RLIM_INFINITY:
+            value, hard_value = min(value, hard), min(hard_value, hard)
+        resource.setrlimit(which, (value, hard_value))
+    # Memory: each process may map `memory_bytes` beyond what it has now; the hard limit leaves room
+    # for an exercise process to get its own allowance on top of what the notebook kept (see below).
+    vm = _vm_size()
+    cap(resource.RLIMIT_AS, vm + limits.memory_bytes, vm + 2 * limits.memory_bytes)
     cap(resource.RLIMIT_CPU, limits.cpu_seconds)
     cap(resource.RLIMIT_FSIZE, limits.file_bytes)
     cap(resource.RLIMIT_NOFILE, limits.open_files)
@@ -135,6 +140,13 @@ def set_limits(limits: Limits) -> None:
     cap(resource.RLIMIT_CORE, 0)
     # A write past the file-size limit then fails with an error instead of killing the process.
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+
+
+def renew_memory_allowance(limits: Limits) -> None:
+    """In a forked exercise process: `memory_bytes` beyond what it inherited, within the hard limit."""
+    _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    soft = _vm_size() + limits.memory_bytes
+    resource.setrlimit(resource.RLIMIT_AS, (soft if hard == resource.RLIM_INFINITY else min(soft, hard), hard))
 
 
 def enter_sandbox(hidden: list[Path], workdir: Path, keep_fds: list[int], limits: Limits,

@@ -20,6 +20,7 @@ from typing import Callable, Iterable, Iterator
 
 from autograder.exercise import Exercise
 from autograder.lessons import COURSE_ROOT, Lesson
+from autograder.limits import time_scale
 from autograder.loader import CELL_TIMEOUT_S, CellProblem
 from autograder.results import ExerciseResult, LessonResult, Status
 from autograder.sandbox import Limits
@@ -105,7 +106,7 @@ class _Run:
         return [e.name for e in self.exercises if e.name not in self.results]
 
     def budget(self, name: str) -> float:
-        return next(e.time_budget_s for e in self.exercises if e.name == name)
+        return next(e.time_budget_s for e in self.exercises if e.name == name) * time_scale()
 
     def set_all(self, status: Status, message: str) -> None:
         for name in self.remaining():
@@ -124,7 +125,8 @@ class Supervisor:
                  extra_hidden: Iterable[Path] = (), cell_timeout_s: float = CELL_TIMEOUT_S) -> None:
         self.workers, self.limits, self.namespaces = max(1, workers), limits or Limits(), namespaces
         self.hidden = hidden_paths(extra_hidden)
-        self.cell_timeout_s = cell_timeout_s
+        self.cell_timeout_s = cell_timeout_s * time_scale()
+        self.grace_s = max(3.0, GRACE_S * time_scale())
         self._sources: dict[str, str] = {}
         warm_up()
 
@@ -188,7 +190,7 @@ class Supervisor:
             run.isolation = {k: message[k] for k in ("network", "filesystem", "user", "notes")}
         elif kind == "cell":
             run.phase, run.cell = "cell", message["cell"]
-            run.deadline = now + self.cell_timeout_s + GRACE_S
+            run.deadline = now + self.cell_timeout_s + self.grace_s
         elif kind == "problem":
             run.problems.append(CellProblem(message["cell"], message["message"]))
         elif kind == "loaded":
@@ -206,8 +208,8 @@ class Supervisor:
             run.deadline = now + STARTUP_S
         elif kind == "start":
             run.phase, run.exercise = "exercise", message["exercise"]
-            run.deadline = now + run.budget(run.exercise) + GRACE_S
-        elif kind == "result" and message.get("exercise") == run.exercise:
+            run.deadline = now + run.budget(run.exercise) + self.grace_s
+        elif kind == "result" and message.get("exercise") == run.exercise and run.exercise not in run.results:
             run.set(run.exercise, Status(message["status"]), message["message"])
         elif kind == "exit":
             name = message["exercise"]
@@ -252,6 +254,11 @@ class Supervisor:
         elapsed = time.monotonic() - run.started
         how = self._stop(run)
         if run.finished:
+            return True
+        if run.crash and run.phase in ("cell", "loaded", "between"):
+            # The worker's own code failed after learner code ran: the notebook broke what it relies on.
+            run.set_all(Status.ERROR, f"the grader's worker failed after running the notebook ({run.crash}): the "
+                                      "notebook changed something the grader relies on, such as a built-in function")
             return True
         if run.phase == "cell":
             if timed_out:

@@ -44,16 +44,44 @@ def compare_speed(student: Callable, reference: Callable, args: tuple[Any, ...],
     processes over both; one intra-op thread keeps a busy second core from skewing either.
     torch.utils.benchmark synchronizes CUDA around each block.
     """
+    # Timed on private copies whose values change before every call (for both functions alike), so a
+    # result cached by input identity or by value never comes back fast; afterwards the learner's
+    # function must still agree with the reference on the changed inputs.
+    args = tuple(a.clone() if isinstance(a, torch.Tensor) else a for a in args)
+    bump = _bumper(args)
     numbers = {name: _calls_per_block(fn, args, device, min_block_s)
                for name, fn in (("student", student), ("reference", reference))}
-    timers = {name: benchmark.Timer(stmt="fn(*args)", globals={"fn": fn, "args": args}, num_threads=1)
+    timers = {name: benchmark.Timer(stmt="bump(); fn(*args)", globals={"fn": fn, "args": args, "bump": bump},
+                                    num_threads=1)
               for name, fn in (("student", student), ("reference", reference))}
     samples: dict[str, list[float]] = {"student": [], "reference": []}
     for r in range(rounds):
         order = ("student", "reference") if r % 2 == 0 else ("reference", "student")
         for name in order:
             samples[name].append(timers[name].timeit(numbers[name]).median)
+    _expect_fresh(student, reference, args)
     return SpeedComparison(statistics.median(samples["student"]), statistics.median(samples["reference"]))
+
+
+def _bumper(args: tuple[Any, ...]) -> Callable[[], None]:
+    """A function that changes the first floating-point tensor argument a little, in place."""
+    target = next((a for a in args if isinstance(a, torch.Tensor) and a.is_floating_point()), None)
+    if target is None:
+        return lambda: None
+    return lambda: target.add_(2.0 ** -12)
+
+
+def _expect_fresh(student: Callable, reference: Callable, args: tuple[Any, ...]) -> None:
+    """Fail when the learner's result on inputs changed in place is stale (a cache keyed on the inputs)."""
+    from autograder.results import CheckFailed
+
+    got, expected = student(*args), reference(*args)
+    if isinstance(got, torch.Tensor) and isinstance(expected, torch.Tensor) and got.shape == expected.shape \
+            and not torch.allclose(got.double(), expected.double(), rtol=1e-3,
+                                   atol=1e-3 * float(expected.double().abs().max().clamp_min(1.0))):
+        raise CheckFailed("after its input changed in place, the function returned its earlier result: compute "
+                          "the answer from the inputs on every call instead of caching results keyed on the "
+                          "input object (the timing would otherwise measure the cache).")
 
 
 def format_duration(seconds: float) -> str:

@@ -112,6 +112,7 @@ def loader_main(task: Task, ch: Channel) -> None:
         solutions_text = lesson.solutions_file.read_text(encoding="utf-8") if task.notebook is None else ""
         iso = enter_sandbox(ch.hidden, ch.workdir, [ch.out_fd, ch.refs_fd], ch.limits, ch.namespaces)
         env = _prepare_interpreter(ch.workdir)
+        recursion_limit = sys.getrecursionlimit()
         guard = Guard(ch.secret, [ch.workdir], trusted_roots=[SOLUTIONS_DIR])
         guard.base = loader_main.__code__
         guard.install()
@@ -153,20 +154,28 @@ def loader_main(task: Task, ch: Channel) -> None:
             pid = os.fork()
             if pid == 0:
                 _exercise_main(lesson, name, loaded, task.device, __autograder_references__, snapshot, guard, env,
-                               ch, nonce)
+                               ch, nonce, recursion_limit)
             _, status = os.waitpid(pid, 0)
             send(ch.out_fd, nonce, t="exit", exercise=name, status=describe_status(status))
         send(ch.out_fd, nonce, t="done")
     except BaseException as err:  # the loader itself failed: say so, the supervisor reports it
-        try:
-            send(ch.out_fd, nonce, t="crash", message=f"{type(err).__name__}: {err}")
-        except OSError:
-            pass
+        _send_crash(ch.out_fd, nonce, err)
     os._exit(0)
 
 
+def _send_crash(fd: int, nonce: str, err: BaseException) -> None:
+    """Report a failure of the worker's own code, without relying on anything learner code may have
+    replaced (json, builtins): plain string formatting and os.write only."""
+    try:
+        text = type(err).__name__.replace('"', "'").replace("\\", "/")
+        os.write(fd, ('{"n": "%s", "t": "crash", "message": "%s"}\n' % (nonce, text)).encode())
+    except BaseException:
+        pass
+
+
 def _exercise_main(lesson: Any, name: str, loaded: Any, device: str | None, references: Any,
-                   snapshot: Any, guard: Any, env: dict[str, str], ch: Channel, nonce: str) -> None:
+                   snapshot: Any, guard: Any, env: dict[str, str], ch: Channel, nonce: str,
+                   recursion_limit: int) -> None:
     """One exercise process: restore what the notebook may have changed, check, verify, report."""
     try:
         import torch
@@ -175,7 +184,11 @@ def _exercise_main(lesson: Any, name: str, loaded: Any, device: str | None, refe
         from autograder.guard import tamper_report
         from autograder.results import Status
 
+        from autograder.sandbox import renew_memory_allowance
+
+        renew_memory_allowance(ch.limits)
         gc.enable()
+        sys.setrecursionlimit(recursion_limit)
         torch.set_num_threads(1)
         torch.set_default_dtype(torch.float32)
         torch.set_grad_enabled(True)
@@ -191,9 +204,9 @@ def _exercise_main(lesson: Any, name: str, loaded: Any, device: str | None, refe
         send(ch.out_fd, nonce, t="result", exercise=name, status=result.status.value, message=result.message)
     except BaseException as err:
         try:
-            send(ch.out_fd, nonce, t="crash", message=f"{type(err).__name__}: {err}")
-        except OSError:
-            pass
+            send(ch.out_fd, nonce, t="crash", message=f"{type(err).__name__}: {err}"[:2000])
+        except BaseException:
+            _send_crash(ch.out_fd, nonce, err)
     os._exit(0)
 
 
