@@ -50,6 +50,14 @@ def _parser() -> argparse.ArgumentParser:
     p_check.add_argument("--json", action="store_true", help="print the results as JSON (and nothing else on stdout)")
     p_check.add_argument("--workers", type=int, default=1, metavar="N",
                          help="grade N notebooks at a time, each in its own isolated worker (default: 1)")
+    p_auto = verbs.add_parser("autograde", help="grade a class's submissions into nbgrader's gradebook (parallel)")
+    p_auto.add_argument("lesson", metavar="LESSON", help="the lesson (nbgrader assignment) to grade, e.g. 01_matmul")
+    p_auto.add_argument("--student", action="append", metavar="ID", help="only this student (repeatable)")
+    p_auto.add_argument("--workers", type=int, default=None, metavar="N",
+                        help="notebooks graded at a time on this machine (default: the number of CPUs)")
+    p_auto.add_argument("--scheduler", metavar="ADDRESS", help="grade on a Dask cluster, e.g. tcp://host:8786")
+    p_auto.add_argument("--course", default=".", metavar="DIR", help="the nbgrader course directory (default: .)")
+    p_auto.add_argument("--force", action="store_true", help="re-grade submissions already graded and unchanged")
     p_export = verbs.add_parser("export", help="write solutions/ from the source notebooks' solution cells")
     p_export.add_argument("--check", action="store_true", help="only report drift; exit 1 if any")
     return parser
@@ -58,6 +66,18 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     args = _parser().parse_args(argv)
+    if args.verb == "autograde":
+        from autograder.classgrade import autograde, distribution_table
+        try:
+            report = autograde(args.lesson, args.course, args.student, args.workers, args.scheduler, args.force)
+        except KeyError as err:
+            print(f"error: {err.args[0]}", file=sys.stderr)
+            return 2
+        print(distribution_table(report))
+        if report.interrupted:
+            print("interrupted: run the same command again to grade the rest", file=sys.stderr)
+            return 130
+        return 0
     if args.verb == "export":
         stale = export(check_only=args.check)
         for path in stale:

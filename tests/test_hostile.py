@@ -55,6 +55,7 @@ def test_corpus_is_large_and_covers_every_category():
 
 def test_cli_grades_the_corpus_exactly(corpus):
     before = _digests(corpus)
+    gradebook = GRADEBOOK.read_bytes() if GRADEBOOK.exists() else None
     proc = subprocess.run([sys.executable, "-m", "autograder", "check", *map(str, corpus.values()), "--json",
                            "--workers", "2"], capture_output=True, text=True, env=ENV, timeout=1500)
     assert proc.returncode in (0, 1), proc.stderr[-3000:]
@@ -63,7 +64,8 @@ def test_cli_grades_the_corpus_exactly(corpus):
            for lesson in data["lessons"]}
     _assert_grades("CLI", got)
     assert _digests(corpus) == before
-    assert not GRADEBOOK.exists() and not Path("/tmp/hostile-note.txt").exists()
+    assert (GRADEBOOK.read_bytes() if GRADEBOOK.exists() else None) == gradebook
+    assert not Path("/tmp/hostile-note.txt").exists()
 
 
 def test_cli_messages_say_what_the_notebook_did(corpus):

@@ -14,14 +14,17 @@ import nbformat
 import pytest
 
 from autograder.lessons import COURSE_ROOT, LESSONS
+from notebooks import STUB, submission
 
 pytestmark = pytest.mark.slow
 NBGRADER = [sys.executable, "-m", "nbgrader"]
+# Infinite loops are met after seconds, not minutes (the lessons' checks need a few seconds).
+ENV = {**os.environ, "AUTOGRADER_TIME_SCALE": "0.25"}
 
 
 def _nbgrader(course: Path, *args: str) -> subprocess.CompletedProcess:
     # nbgrader runs helper programs (alembic) found on PATH: the environment's own bin comes first.
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    env = {**ENV, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     proc = subprocess.run([*NBGRADER, *args], cwd=course, env=env, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return proc
@@ -56,23 +59,6 @@ def test_release_has_named_stubs_and_no_hidden_tests_or_solutions(key):
     assert "BEGIN HIDDEN TESTS" not in text and "check_" not in text and "BEGIN SOLUTION" not in text
     for exercise in LESSONS[key].exercises():
         assert f'raise NotImplementedError(\\"{exercise.name}: not attempted yet' in text
-
-
-def _submission(key: str, replace: dict[str, Any]) -> nbformat.NotebookNode:
-    """The released notebook with every solution cell filled in from source/, or from `replace`: a
-    whole answer, or an edit of the source's answer."""
-    source = nbformat.read(COURSE_ROOT / "source" / key / f"{key}.ipynb", as_version=4)
-    answers = {c.metadata["nbgrader"]["grade_id"]: c.source for c in source.cells
-               if c.metadata.get("nbgrader", {}).get("solution")}
-    nb = nbformat.read(COURSE_ROOT / "release" / key / f"{key}.ipynb", as_version=4)
-    for cell in nb.cells:
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if cell.metadata.get("nbgrader", {}).get("solution") and grade_id in answers:
-            answer = replace.get(grade_id, answers[grade_id])
-            if callable(answer):
-                answer = answer(answers[grade_id])
-            cell.source = "\n".join(l for l in answer.splitlines() if "### BEGIN SOLUTION" not in l and "### END SOLUTION" not in l)
-    return nb
 
 
 def _submit(course: Path, student: str, key: str, nb: nbformat.NotebookNode) -> None:
@@ -164,18 +150,77 @@ STUDENTS = {
 }
 
 
-def test_autograde_and_export_give_full_zero_and_partial_scores(course):
+# Four more students for lessons 01-05 (the class of 8 x 5 the scores test asks for): a syntax
+# error in the first exercise, a deleted first test cell, the reference imported, and (01 only) an
+# infinite loop in the last exercise. Each costs exactly the points named.
+MORE_STUDENTS = ("erin", "frank", "heidi", "grace")
+CLASS_LESSONS = ("01_matmul", "02_init", "03_forward", "04_backward", "05_internals")
+
+
+def _class_submission(student: str, key: str) -> tuple[nbformat.NotebookNode, float]:
+    """A student's notebook of a lesson and the points it must lose."""
+    exercises = LESSONS[key].exercises()
+    full, first, last = sum(e.points for e in exercises), exercises[0], exercises[-1]
+    if student == "alice":
+        return submission(key, lean=True), 0
+    if student == "bob":
+        return nbformat.read(COURSE_ROOT / "release" / key / f"{key}.ipynb", as_version=4), full
+    if student == "carol":
+        answers, lost = STUDENTS[key]["carol"]
+        return submission(key, answers, lean=True), lost
+    if student == "dave":
+        return submission(key, STUDENTS[key]["dave"], lean=True), 0
+    if student == "erin":
+        return submission(key, {first.name: f"def {first.name}(:\n    pass\n"}, lean=True), first.points
+    if student == "frank":
+        nb = submission(key, lean=True)
+        nb.cells = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") != f"test_{first.name}"]
+        return nb, first.points
+    if student == "heidi":
+        return submission(key, {e.name: STUB for e in exercises}, extra=[
+            f"import sys\nsys.path.insert(0, {str(COURSE_ROOT)!r})\nfrom solutions.{LESSONS[key].module} import *"],
+            lean=True), full
+    loop = f"def {last.name}(*args, **kwargs):\n    while True:\n        pass\n"
+    return submission(key, {last.name: loop}, lean=True), last.points
+
+
+def _roster(key: str) -> tuple[str, ...]:
+    base = ("alice", "bob", "carol", "dave")
+    if key not in CLASS_LESSONS:
+        return base
+    return base + MORE_STUDENTS if key == "01_matmul" else base + MORE_STUDENTS[:3]
+
+
+def _cell_scores(course: Path) -> dict[tuple[str, str, str], float]:
+    """(student, lesson, grade cell) -> score, read from the gradebook through nbgrader's API."""
+    from nbgrader.api import Gradebook
+
+    scores = {}
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        for key in LESSONS:
+            for student in _roster(key):
+                notebook = gb.find_submission_notebook(key, key, student)
+                scores |= {(student, key, g.name): g.score for g in notebook.grades}
+    return scores
+
+
+@pytest.fixture(scope="module")
+def graded_course(course) -> tuple[Path, dict, dict]:
+    """The class submitted and graded by `nbgrader autograde`; returns the course, the expected totals
+    and nbgrader's per-cell scores."""
     expected = {}
     for key, lesson in LESSONS.items():
         full = sum(e.points for e in lesson.exercises())
-        carol, lost = STUDENTS[key]["carol"]
-        _submit(course, "alice", key, _submission(key, {}))
-        _submit(course, "bob", key, nbformat.read(course / "release" / key / f"{key}.ipynb", as_version=4))
-        _submit(course, "carol", key, _submission(key, carol))
-        _submit(course, "dave", key, _submission(key, STUDENTS[key]["dave"]))
-        expected |= {(s, key): (score, full) for s, score in
-                     (("alice", full), ("bob", 0), ("carol", full - lost), ("dave", full))}
+        for student in _roster(key):
+            nb, lost = _class_submission(student, key)
+            _submit(course, student, key, nb)
+            expected[(student, key)] = (full - lost, full)
         _nbgrader(course, "autograde", key, "--force")
+    return course, expected, _cell_scores(course)
+
+
+def test_autograde_and_export_give_full_zero_and_partial_scores(graded_course):
+    course, expected, _ = graded_course
     _nbgrader(course, "export", "--to", "grades.csv")
     with open(course / "grades.csv", newline="") as f:
         scores = {(row["student_id"], row["assignment"]): (float(row["score"]), float(row["max_score"]))
@@ -185,3 +230,37 @@ def test_autograde_and_export_give_full_zero_and_partial_scores(course):
     feedback = (course / "feedback" / "carol" / "01_matmul" / "01_matmul.html").read_text(encoding="utf-8")
     assert "calls <code>matmul</code>" in feedback or "calls `matmul`" in feedback
     assert "from autograder.checks.matmul import" not in feedback and "HIDDEN TESTS" not in feedback
+    timeout = (course / "feedback" / "grace" / "01_matmul").exists()
+    if timeout:
+        text = (course / "feedback" / "grace" / "01_matmul" / "01_matmul.html").read_text(encoding="utf-8")
+        assert "did not return within" in text
+
+
+def test_class_autograde_command_gives_nbgrader_s_scores_cell_by_cell(graded_course):
+    course, expected, nbgrader_scores = graded_course
+    env = {**ENV, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    for key in LESSONS:
+        proc = subprocess.run([sys.executable, "-m", "autograder", "autograde", key, "--force", "--workers", "2"],
+                              cwd=course, env=env, capture_output=True, text=True, timeout=900)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert "passed  failed  todo" in proc.stdout
+    assert _cell_scores(course) == nbgrader_scores
+    again = subprocess.run([sys.executable, "-m", "autograder", "autograde", "01_matmul"], cwd=course, env=env,
+                           capture_output=True, text=True, timeout=600)
+    assert "already graded and unchanged" in again.stdout  # a second run resumes: nothing left to grade
+    _nbgrader(course, "generate_feedback", "02_init", "--force")
+    assert (course / "feedback" / "carol" / "02_init" / "02_init.html").exists()
+
+
+def test_dask_cluster_gives_the_same_gradebook(graded_course):
+    from distributed import Client, LocalCluster
+
+    from autograder.classgrade import autograde
+
+    course, _, nbgrader_scores = graded_course
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        for key in CLASS_LESSONS:
+            report = autograde(key, course, scheduler=client, force=True, progress=False)
+            assert len(report.results) == len(_roster(key))
+    assert _cell_scores(course) == nbgrader_scores
