@@ -318,21 +318,34 @@ def check_im2col(fn: Callable, device: torch.device, gen: torch.Generator) -> No
                     _im2col_variants(x, expected, kh, kw, s, p, h_out, w_out), hint)
 
 
+def _timed(fn: Callable, reference_name: str, case: tuple, gen: torch.Generator, device: torch.device,
+           too_slow: Callable[[float], bool]) -> tuple[Any, str]:
+    """fn against a reference, side by side; measured once more on fresh inputs when the first
+    measurement is out of bounds. On the shared 2-core machine, with another process holding a core,
+    one measurement in 30 of the reference against itself came out at 0.17x: one can be that far
+    off, so a right answer gets a second measurement; a wrong answer is out of bounds in both (see
+    README, "Timing margins")."""
+    for attempt in range(2):
+        x, w, b, s, p, shown = _conv_inputs(case, gen, device)
+        speed = compare_speed(fn, reference("conv", reference_name), (x, w, b, s, p), device)
+        if not too_slow(speed.ratio):
+            break
+    return speed, shown
+
+
 def _expect_speed(fn: Callable, device: torch.device, gen: torch.Generator) -> None:
     """At least MIN_SPEEDUP_OVER_LOOPS times faster than the reference loops, at most MAX_SLOWDOWN times
     slower than the reference conv2d_unfold: both measured side by side."""
-    x, w, b, s, p, shown = _conv_inputs(LOOPS_TIMING, gen, device)
-    speed = compare_speed(fn, reference("conv", "conv2d_loops"), (x, w, b, s, p), device)
     needed = MIN_SPEEDUP_OVER_LOOPS[device.type]
+    speed, shown = _timed(fn, "conv2d_loops", LOOPS_TIMING, gen, device, lambda ratio: 1 / ratio < needed)
     if 1 / speed.ratio < needed:
         raise CheckFailed(
             f"conv2d_unfold took {format_duration(speed.student_s)} on {shown}, only {1 / speed.ratio:.1f}x faster "
             f"than the reference loops ({format_duration(speed.reference_s)}); at least {needed:g}x is expected: "
             "is it still looping over output positions in Python? One matrix product of the kernels with the "
             "unfolded windows does every position at once.")
-    x, w, b, s, p, shown = _conv_inputs(TIMING, gen, device)
-    speed = compare_speed(fn, reference("conv", "conv2d_unfold"), (x, w, b, s, p), device)
     allowed = MAX_SLOWDOWN[device.type]
+    speed, shown = _timed(fn, "conv2d_unfold", TIMING, gen, device, lambda ratio: ratio > allowed)
     if speed.ratio > allowed:
         raise CheckFailed(
             f"conv2d_unfold took {format_duration(speed.student_s)} on {shown}, {speed.ratio:.1f}x the reference's "
