@@ -49,6 +49,7 @@ class Lesson:
 
 
 LESSONS: dict[str, Lesson] = {lesson.key: lesson for lesson in (
+    Lesson("00_primer", "primer"),
     Lesson("01_matmul", "matmul"),
     Lesson("02_init", "init"),
     Lesson("03_forward", "forward"),

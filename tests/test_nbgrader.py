@@ -127,6 +127,21 @@ def collate(items: list[tuple[Tensor, Tensor]]) -> tuple[Tensor, Tensor]:
     xs, ys = zip(*items)
     return torch.stack(xs), torch.stack(ys)
 '''
+COUNT_CALLS_THAT_WARNS = '''import warnings
+
+def count_calls(fn: Callable) -> Callable:
+    warnings.warn("a harmless warning from correct code", UserWarning)
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        wrapper.calls += 1
+        return fn(*args, **kwargs)
+
+    wrapper.calls = 0
+    return wrapper
+'''
+
+
 def _edit(old: str, new: str) -> Callable[[str], str]:
     """One line of the reference answer changed: a wrong answer that differs from it only there."""
     def apply(answer: str) -> str:
@@ -137,6 +152,8 @@ def _edit(old: str, new: str) -> Callable[[str], str]:
 
 # Per lesson: carol's one wrong exercise and the points it costs, dave's correct answer that warns.
 STUDENTS = {
+    "00_primer": {"carol": ({"Polynomial": _edit("for c in reversed(self.coefficients):", "for c in self.coefficients:")}, 4),
+                  "dave": {"count_calls": COUNT_CALLS_THAT_WARNS}},
     "01_matmul": {"carol": ({"matmul_einsum": EINSUM_WITH_AT}, 2), "dave": {"matmul_loops": LOOPS_THAT_WARN}},
     "02_init": {"carol": ({"gain": GAIN_WITHOUT_SQRT}, 1), "dave": {"normalize": NORMALIZE_THAT_WARNS}},
     "03_forward": {"carol": ({"nll": NLL_SUMMED}, 2), "dave": {"relu": RELU_THAT_WARNS}},
