@@ -113,3 +113,41 @@ def test_output_size_check_agrees_with_torch_on_every_case():
                             shape = F.conv2d(torch.zeros(1, 1, h, 3), torch.zeros(1, 1, k, 1), stride=s, padding=p,
                                              dilation=d).shape
                             assert output_size(h, k, s, p, d) == shape[2]
+
+
+@pytest.mark.stress
+def test_reference_passes_the_speed_checks_20_times_with_one_core_busy(monkeypatch):
+    # python -m pytest tests/test_checks_conv.py -m stress -s prints the measured ratios for the README.
+    import statistics
+    import subprocess
+    import sys
+
+    from solutions.conv import conv2d_unfold
+    measured: dict[str, list[float]] = {"conv2d_loops": [], "conv2d_unfold": []}
+
+    def recording_compare_speed(student, reference, *args, **kwargs):
+        speed = compare_speed(student, reference, *args, **kwargs)
+        measured[reference.__name__].append(speed.ratio)
+        return speed
+
+    compare_speed = checks.compare_speed
+    monkeypatch.setattr(checks, "compare_speed", recording_compare_speed)
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    failures = []
+    try:
+        for _ in range(20):
+            try:
+                checks.check_conv2d_unfold(conv2d_unfold, "cpu")
+            except CheckFailed as err:
+                failures.append(str(err))
+    finally:
+        busy.kill()
+        busy.wait()
+    speedups = [1 / r for r in measured["conv2d_loops"]]
+    ratios = measured["conv2d_unfold"]
+    print(f"\nspeedup over the reference loops: min {min(speedups):.1f} median {statistics.median(speedups):.1f} "
+          f"max {max(speedups):.1f} over {len(speedups)} measurements")
+    print(f"time ratio to the reference: min {min(ratios):.2f} median {statistics.median(ratios):.2f} "
+          f"max {max(ratios):.2f} over {len(ratios)} measurements")
+    print(f"false failures: {len(failures)} of 20")
+    assert failures == []

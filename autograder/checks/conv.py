@@ -1,7 +1,7 @@
 """Hidden checks of lesson 07_conv: convolutions and pooling against torch.nn.functional, op policy, speed."""
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import torch
 import torch.nn.functional as F
@@ -91,7 +91,7 @@ def _run(call: str, run: Callable[[], Any], forbidden: frozenset[str], rule: str
 
 
 def _expect(out: Any, expected: torch.Tensor, name: str, call: str, scale: float,
-            variants: Iterator[tuple[torch.Tensor, str]] = iter(()), shape_hint: str = "") -> None:
+            variants: Iterable[tuple[torch.Tensor, str]] = (), shape_hint: str = "") -> None:
     """out against the truth: a tensor of its dtype, device and shape, then values within the
     tolerance (rounding in proportion to `scale`); a wrong answer that equals one of the `variants`
     gets that variant's diagnosis."""
