@@ -85,3 +85,16 @@ def record_ops() -> Iterator[list[str]]:
 def forbidden_calls(calls: list[str], forbidden: frozenset[str]) -> list[str]:
     """The distinct forbidden names among `calls`, in order of first use."""
     return list(dict.fromkeys(c for c in calls if c in forbidden))
+
+
+def torch_name(name: str) -> str:
+    """The public spelling of a recorded op name, for messages: leaky_relu -> torch.nn.functional.leaky_relu."""
+    import torch.nn.functional as F
+
+    if name.startswith(("np.", "__")):
+        return name
+    if hasattr(F, name):
+        return f"torch.nn.functional.{name}"
+    if hasattr(torch, name):
+        return f"torch.{name}"
+    return f"Tensor.{name}"

@@ -19,6 +19,10 @@ def relu_grad_without_mask(inp, out):
     inp.g = out.g.clone()
 
 
+def relu_grad_at_zero(inp, out):
+    inp.g = (inp >= 0).to(inp.dtype) * out.g
+
+
 def relu_grad_by_autograd(inp, out):
     leaf = inp.detach().clone().requires_grad_()
     leaf.clamp_min(0).backward(out.g)
@@ -117,10 +121,21 @@ def gradient_check_mutates_x(f, x, eps=1e-6):
     return grad  # x is left eps below where it was: the last step is never undone
 
 
+class ReLUPassesAtZero(ref.ReLU):
+    def backward(self):
+        inp, = self.args
+        inp.g = (inp >= 0).to(inp.dtype) * self.out.g
+
+
+def relative_error_tensor(a, b):
+    return (a - b).norm() / (a.norm() + b.norm()).clamp_min(1e-300)
+
+
 MUTANTS = (
     Mutant("MSE gradient without 2/N", "mse_grad", mse_grad_without_2_over_n, "the 2/N is missing"),
     Mutant("MSE gradient broadcast to N×N", "mse_grad", mse_grad_broadcast, "broadcasts to (N, N)"),
     Mutant("ReLU gradient ignores the mask", "relu_grad", relu_grad_without_mask, "ignores ReLU's mask"),
+    Mutant("ReLU gradient passes at 0", "relu_grad", relu_grad_at_zero, "the mask is inp >= 0"),
     Mutant("ReLU gradient from autograd", "relu_grad", relu_grad_by_autograd, "without autograd"),
     Mutant("bias gradient not summed over the batch", "lin_grad", lin_grad_bias_not_summed, "forget to sum over the batch"),
     Mutant("transposed weight gradient", "lin_grad", lin_grad_transposed_weight, "it is transposed"),
@@ -128,10 +143,12 @@ MUTANTS = (
     Mutant("Layer stores only the first argument", "Layer", LayerKeepsOnlyFirstArg, "as the tuple they arrive in"),
     Mutant("Linear backward without inp.g", "Linear", LinearBackwardForgetsInput, "did not set inp.g"),
     Mutant("ReLU layer without its mask", "ReLU", ReLUWithoutMask, "ignores ReLU's mask"),
+    Mutant("ReLU layer passes the gradient at 0", "ReLU", ReLUPassesAtZero, "the mask is inp >= 0"),
     Mutant("MSE layer without the mean's 1/N", "MSE", MSEWithoutMean, "the 1/N of the mean is missing"),
     Mutant("cross-entropy gradient without the one-hot", "CrossEntropy", CrossEntropyNoOneHot, "the one-hot term is missing"),
     Mutant("Model backward in forward order", "Model", ModelForwardOrderBackward, "read a .g that was not set"),
     Mutant("absolute instead of relative error", "relative_error", relative_error_absolute, "the absolute error"),
+    Mutant("relative error as a tensor", "relative_error", relative_error_tensor, "return a Python float"),
     Mutant("relative error nan for zero gradients", "relative_error", relative_error_nan_for_zeros, "returned nan"),
     Mutant("one-sided finite differences", "gradient_check", gradient_check_one_sided, "one-sided difference"),
     Mutant("gradient check by autograd", "gradient_check", gradient_check_by_autograd, "without autograd"),

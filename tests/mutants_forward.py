@@ -78,6 +78,26 @@ def cross_entropy_naive(logits, target):
     return -probs.log()[torch.arange(target.shape[0]), target].mean()
 
 
+def accuracy_floor_division(logits, target):
+    return (logits.argmax(dim=-1) == target).sum() // len(target)
+
+
+class LinearCopiesItsParameters:
+    def __init__(self, n_in, n_out):
+        self.weight = torch.randn(n_in, n_out) * math.sqrt(2 / n_in)
+        self.bias = torch.zeros(n_out)
+        self.w, self.b = self.weight.clone(), self.bias.clone()  # "working copies"
+
+    def forward(self, x):
+        return x @ self.w + self.b
+
+    def __call__(self, x):
+        return self.forward(x)
+
+    def __repr__(self):
+        return f"Linear({self.weight.shape[0]}, {self.weight.shape[1]})"
+
+
 def accuracy_count(logits, target):
     return (logits.argmax(dim=-1) == target).float().sum()
 
@@ -98,7 +118,7 @@ class FeedForwardFinalReLU:
 MUTANTS = (
     Mutant("bias added twice", "lin", lin_bias_twice, "the bias is added twice"),
     Mutant("ReLU that clamps at 1", "relu", relu_clamps_at_one, "no upper bound"),
-    Mutant("F.relu called", "relu", relu_torch, "calls relu"),
+    Mutant("F.relu called", "relu", relu_torch, "calls torch.nn.functional.relu"),
     Mutant("nn.Linear's (out, in) weight", "Linear", LinearTorchLayout, "nn.Linear's layout"),
     Mutant("Linear without __repr__", "Linear", LinearNoRepr, "make __repr__ readable"),
     Mutant("MSE broadcast to N×N", "mse", mse_broadcasts, "broadcast to an"),
@@ -109,5 +129,7 @@ MUTANTS = (
     Mutant("off-by-one nll indexing", "nll", nll_off_by_one, "the class after the target"),
     Mutant("naive softmax cross entropy", "cross_entropy", cross_entropy_naive, "numerically stable"),
     Mutant("accuracy counts hits", "accuracy", accuracy_count, "counts the hits"),
+    Mutant("accuracy by floor division", "accuracy", accuracy_floor_division, "floor division"),
+    Mutant("Linear forward reads copies made in __init__", "Linear", LinearCopiesItsParameters, "a copy of the bias made in __init__ (self.b)"),
     Mutant("ReLU after the output layer", "FeedForward", FeedForwardFinalReLU, "no ReLU after the last Linear"),
 )

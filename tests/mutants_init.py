@@ -33,6 +33,14 @@ def stats_std_per_column(x, weights, activation):
     return out
 
 
+def stats_as_tensors(x, weights, activation):
+    out = []
+    for w in weights:
+        x = activation(x @ w)
+        out.append((x.mean(), x.std()))
+    return out
+
+
 def stats_with_input(x, weights, activation):
     out = [(x.mean().item(), x.std().item())]
     for w in weights:
@@ -127,6 +135,7 @@ MUTANTS = (
     Mutant("normalize in place", "normalize", normalize_in_place, "changed its input `x` in place"),
     Mutant("ReLU applied before the linear layer", "activation_stats", stats_activation_first, "before the linear layer"),
     Mutant("std over the wrong axis", "activation_stats", stats_std_per_column, "over all elements"),
+    Mutant("0-d tensors for floats", "activation_stats", stats_as_tensors, "must be Python floats"),
     Mutant("input statistics included", "activation_stats", stats_with_input, "one pair more"),
     Mutant("statistics before the activation", "activation_stats", stats_before_activation, "before the activation"),
     Mutant("1/sqrt(fan_in) heuristic", "xavier_uniform", xavier_uniform_heuristic, "the heuristic"),
@@ -140,7 +149,7 @@ MUTANTS = (
     Mutant("nn.Linear's (out, in) layout", "kaiming_normal", kaiming_pytorch_layout, "(fan_in, fan_out)"),
     Mutant("gain without its square root", "gain", gain_without_sqrt, "the gain is its square root"),
     Mutant("gain with a instead of a squared", "gain", gain_unsquared, "square the slope"),
-    Mutant("F.leaky_relu called", "leaky_relu", leaky_relu_torch, "torch's own activation"),
+    Mutant("F.leaky_relu called", "leaky_relu", leaky_relu_torch, "calls torch's own torch.nn.functional.leaky_relu"),
     Mutant("leaky_relu in place", "leaky_relu", leaky_relu_in_place, "changed its input `x` in place"),
     Mutant("leak ignored in leaky_relu", "leaky_relu", leaky_relu_is_relu, "not set to 0"),
     Mutant("shift before the ReLU", "shifted_relu", shifted_before, "applied before the ReLU"),

@@ -1,6 +1,8 @@
 """Realistic wrong answers to lesson 05_internals, each with the exercise it must fail and the message it must get."""
 from __future__ import annotations
 
+import contextlib
+
 import torch
 
 from mutants_matmul import Mutant
@@ -101,7 +103,8 @@ class SGDWeightDecaySign(ref.SGD):
             self.weight_decay = wd
 
 
-def _fit(model, loss_fn, opt, train_dl, valid_dl, epochs, weighted_accuracy=True, weighted_train=True):
+def _fit(model, loss_fn, opt, train_dl, valid_dl, epochs, weighted_accuracy=True, weighted_train=True,
+         no_grad=True, item=True):
     history = []
     for _ in range(epochs):
         losses, sizes = [], []
@@ -110,10 +113,10 @@ def _fit(model, loss_fn, opt, train_dl, valid_dl, epochs, weighted_accuracy=True
             loss.backward()
             opt.step()
             opt.zero_grad()
-            losses.append(loss.item())
+            losses.append(loss.item() if item else loss.detach())
             sizes.append(len(xb))
         v_losses, accs, v_sizes = [], [], []
-        with torch.no_grad():
+        with torch.no_grad() if no_grad else contextlib.nullcontext():
             for xb, yb in valid_dl:
                 pred = model(xb)
                 v_losses.append(loss_fn(pred, yb).item())
@@ -148,6 +151,40 @@ def fit_without_zero_grad(model, loss_fn, opt, train_dl, valid_dl, epochs):
     return _fit(model, loss_fn, KeepGrads(), train_dl, valid_dl, epochs)
 
 
+def fit_validates_with_gradients(*args):
+    return _fit(*args, no_grad=False)
+
+
+def fit_returns_tensors(*args):
+    return _fit(*args, item=False)
+
+
+class SGDWithoutNoGrad(ref.SGD):
+    def step(self):
+        for p in self.params:
+            if p.grad is not None:
+                p -= self.lr * p.grad
+
+
+class SGDKeepsTheGenerator(ref.SGD):
+    def __init__(self, params, lr, momentum=0.0, weight_decay=0.0):
+        super().__init__([], lr, momentum, weight_decay)
+        self.params = params  # model.parameters() is a generator: used up by the first loop over it
+
+    def step(self):
+        self.buffers = self.buffers or {}
+        with torch.no_grad():
+            for p in self.params:
+                if p.grad is None:
+                    continue
+                g = p.grad + self.weight_decay * p
+                if self.momentum:
+                    buf = self.buffers.get(id(p))
+                    self.buffers[id(p)] = g.clone() if buf is None else buf.mul_(self.momentum).add_(g)
+                    g = self.buffers[id(p)]
+                p.sub_(self.lr * g)
+
+
 MUTANTS = (
     Mutant("Dataset slice as a list of pairs", "Dataset", DatasetSliceAsPairs, "not a list of pairs"),
     Mutant("sampler that repeats indices", "Sampler", SamplerWithReplacement, "repeats"),
@@ -161,8 +198,12 @@ MUTANTS = (
     Mutant("Sequential drops the input", "Sequential", SequentialDropsTheInput, "starting from x"),
     Mutant("optimizer ignores its lr", "SGD", SGDIgnoresLr, "the learning rate is not used"),
     Mutant("momentum buffer not kept", "SGD", SGDForgetsMomentum, "momentum buffer is not kept"),
+    Mutant("SGD without no_grad", "SGD", SGDWithoutNoGrad, "inside `with torch.no_grad():`"),
+    Mutant("SGD keeps the params generator", "SGD", SGDKeepsTheGenerator, "self.params = list(params)"),
     Mutant("weight decay with the wrong sign", "SGD", SGDWeightDecaySign, "weight decay has the wrong sign"),
     Mutant("accuracy averaged over batches", "fit", fit_accuracy_per_batch, "weight each by its batch size"),
     Mutant("training loss averaged over batches", "fit", fit_train_loss_per_batch, "weight each by its batch size"),
+    Mutant("fit validates without no_grad", "fit", fit_validates_with_gradients, "`with torch.no_grad():`"),
+    Mutant("fit returns tensors for floats", "fit", fit_returns_tensors, "the records hold Python floats"),
     Mutant("fit never clears gradients", "fit", fit_without_zero_grad, "opt.zero_grad()"),
 )

@@ -56,3 +56,27 @@ def test_gradient_check_bound_separates_centred_from_one_sided_differences():
     truth = x.cos() * x + x.sin() + 3 * x ** 2 / x.numel()
     assert relative_error(gradient_check(f, x, 1e-6), truth) < checks.GRADCHECK_MAX_ERROR / 100
     assert relative_error(gradient_check_one_sided(f, x, 1e-6), truth) > checks.GRADCHECK_MAX_ERROR * 3
+
+
+@pytest.mark.parametrize("layer, helper, wrong_helper, backward", [
+    ("Linear", "lin_grad", "lin_grad_transposed_weight", "lin_grad(self.args[0], self.out, self.w, self.b)"),
+    ("ReLU", "relu_grad", "relu_grad_without_mask", "relu_grad(self.args[0], self.out)"),
+    ("MSE", "mse_grad", "mse_grad_without_2_over_n", "mse_grad(self.args[0], self.args[1])"),
+])
+def test_a_layer_calling_a_wrong_helper_keeps_its_points(layer, helper, wrong_helper, backward, backward_lesson, tmp_path):
+    # The learner's layer is right, and its backward calls their own gradient function, which is wrong:
+    # only the gradient function's exercise loses points.
+    import mutants_backward
+    from solutions import backward as ref
+    namespace = dict(vars(ref))
+    namespace[helper] = getattr(mutants_backward, wrong_helper)
+    forward = {"Linear": "inp @ self.w + self.b", "ReLU": "inp.clamp_min(0.0)",
+               "MSE": "((inp.reshape(-1) - target.reshape(-1)) ** 2).mean()"}[layer]
+    args = "inp, target" if layer == "MSE" else "inp"
+    init = "    def __init__(self, w, b):\n        self.w, self.b = w, b\n" if layer == "Linear" else ""
+    exec(f"class {layer}(Layer):\n{init}"
+         f"    def forward(self, {args}):\n        return {forward}\n"
+         f"    def backward(self):\n        {backward}\n", namespace)
+    graded = grade_loaded(backward_lesson, LoadedNotebook(tmp_path, namespace), "cpu")
+    assert [e.name for e in graded.exercises if e.status != Status.PASSED] == [helper]
+    assert namespace[helper] is getattr(mutants_backward, wrong_helper)  # the learner's helper is back afterwards

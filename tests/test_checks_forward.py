@@ -49,3 +49,20 @@ def test_a_wrong_helper_costs_points_only_in_its_own_exercise(forward_lesson, tm
 def test_initial_loss_band_contains_ln_10():
     low, high = checks.INITIAL_LOSS_BAND
     assert low < torch.log(torch.tensor(10.0)).item() < high
+
+
+def test_cross_entropy_keeps_its_points_when_nll_is_renamed(tmp_path):
+    # The learner renamed nll (a NameError inside their cross_entropy, were it run with their names):
+    # only nll loses points, as missing.
+    import inspect
+    from autograder.grade import grade_loaded
+    from autograder.lessons import lesson_for
+    from autograder.loader import LoadedNotebook
+    from solutions import forward as ref
+    namespace = dict(vars(ref))
+    namespace["negative_log_likelihood"] = namespace.pop("nll")
+    exec(inspect.getsource(ref.cross_entropy), namespace)  # the learner's cross_entropy, calling `nll`
+    graded = grade_loaded(lesson_for("03_forward"), LoadedNotebook(tmp_path, namespace), "cpu")
+    failed = {e.name: e for e in graded.exercises if e.status != Status.PASSED}
+    assert list(failed) == ["nll"] and failed["nll"].status == Status.ERROR
+    assert "nll" not in namespace  # the reference put in for the check is gone again

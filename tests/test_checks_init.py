@@ -47,3 +47,16 @@ def test_stack_check_fails_xavier_under_relu_as_vanishing():
     with pytest.raises(CheckFailed, match="your activations vanish"):
         checks._expect_stack_like_reference("kaiming_normal", ref.xavier_normal, ref.kaiming_normal, torch.relu,
                                            "ReLU", torch.Generator().manual_seed(1))
+
+
+def test_shifted_relu_calling_a_wrong_leaky_relu_keeps_its_points(init_lesson, tmp_path):
+    from autograder.grade import grade_loaded
+    from autograder.loader import LoadedNotebook
+    from mutants_init import leaky_relu_is_relu
+    from solutions import init as ref
+    namespace = dict(vars(ref))
+    namespace["leaky_relu"] = leaky_relu_is_relu
+    exec("def shifted_relu(x, shift=0.5, leak=0.0):\n    return leaky_relu(x, leak) - shift\n", namespace)
+    graded = grade_loaded(init_lesson, LoadedNotebook(tmp_path, namespace), "cpu")
+    assert [e.name for e in graded.exercises if e.status != Status.PASSED] == ["leaky_relu"]
+    assert namespace["leaky_relu"] is leaky_relu_is_relu

@@ -7,14 +7,16 @@ from typing import Any, Callable, Iterator
 import torch
 import torch.nn.functional as F
 
+from autograder.checks import reference_helpers
 from autograder.compare import expect_close, expect_tensor, inputs_unchanged, is_close, product_scale, worst_difference
 from autograder.data import load_mnist
-from autograder.exercise import Exercise, check, randn, reference, references_for
+from autograder.exercise import Exercise, check, randn, reference
 from autograder.policy import AUTOGRAD_FAMILY, forbidden_calls, record_ops
 from autograder.results import CheckFailed
 
 # The truth for a ReLU is torch.relu, whose gradient at exactly 0 is 0 (clamp_min's is 1), as in
-# this lesson's (inp > 0) mask; float32 randn does produce exact zeros.
+# this lesson's (inp > 0) mask; float32 randn does produce exact zeros, and every ReLU input here
+# holds some on purpose, so that a mask (inp >= 0) is met where it differs.
 
 # (N, in, out): a few rows, one row, a square layer (where a transposed weight gradient has the
 # right shape), and non-square layers; then a full float32 batch of MNIST's size.
@@ -133,20 +135,31 @@ def check_mse_grad(fn: Callable, device: torch.device, gen: torch.Generator) -> 
                        (-2 * diff / n, "the sign is flipped: the gradient is 2 (pred - target) / N, not (target - pred).")))
 
 
+_AT_ZERO = ("the mask is inp >= 0, which lets the gradient through where inp is exactly 0: ReLU's gradient there "
+            "is 0 (as torch.relu's), so mask with inp > 0.")
+
+
+def _with_zeros(inp: torch.Tensor) -> torch.Tensor:
+    """inp with its first entries set to exact zeros (+0.0 and -0.0), where ReLU's kink is."""
+    inp.view(-1)[: min(3, inp.numel())] = torch.tensor([0.0, -0.0, 0.0], dtype=inp.dtype)[: min(3, inp.numel())]
+    return inp
+
+
 @check("relu_grad")
 def check_relu_grad(fn: Callable, device: torch.device, gen: torch.Generator) -> None:
     """inp.g = out.g where inp > 0, else 0, against autograd of relu."""
     for dtype in (torch.float64, torch.float32):
         for shape in ((4, 6), (1, 3), (1000, 50)):
-            inp = randn(*shape, gen=gen, dtype=dtype, device=device)
+            inp = _with_zeros(randn(*shape, gen=gen, dtype=dtype, device=device))
             out, up = inp.clamp_min(0), randn(*shape, gen=gen, dtype=dtype, device=device)
             out.g = up
-            call = f"relu_grad(inp: {shape}, out) {dtype}"
+            call = f"relu_grad(inp: {shape} with some exact zeros, out) {dtype}"
             _run(call, lambda: fn(inp, out), inp=inp, out=out)
             truth = _autograd(lambda inp: torch.relu(inp), {"inp": inp}, up)
             _expect_grad(inp, "inp", truth["inp"], call, hints=(
                 (up, "it ignores ReLU's mask: the gradient passes only where inp > 0 and is 0 elsewhere."),
                 (up * (inp < 0), "the mask is inverted: the gradient passes where inp > 0."),
+                (up * (inp >= 0), _AT_ZERO),
                 (out, "it copies the ReLU's output; multiply out.g by the mask (inp > 0)."),
                 ((inp > 0).to(dtype), "it is the mask alone; multiply it by out.g (chain rule).")))
 
@@ -222,49 +235,57 @@ def _layer_backward(layer: Any, args: tuple[torch.Tensor, ...], up: torch.Tensor
 
 @check("Linear")
 def check_Linear(cls: Callable, device: torch.device, gen: torch.Generator) -> None:
-    """Linear(w, b): forward inp @ w + b, backward sets inp.g, w.g, b.g as autograd does."""
-    for inp, w, b, up, shown in _layer_cases(gen, device):
-        call = f"Linear(w, b) with {shown}"
-        layer = cls(w, b)
-        if getattr(layer, "w", None) is not w or getattr(layer, "b", None) is not b:
-            raise CheckFailed(f"{call}: keep the tensors given as self.w and self.b (the same objects, not copies): "
-                              "backward sets self.w.g and self.b.g on them.")
-        out = _layer_backward(layer, (inp,), up, call, inp=inp, w=w, b=b)
-        expect_close(out, inp @ w + b, "Linear", f"{call}: forward", scale=product_scale(inp, w) + float(b.abs().max()))
-        _expect_linear_grads(inp, w, b, up, call)
+    """Linear(w, b): forward inp @ w + b, backward sets inp.g, w.g, b.g as autograd does; graded with the
+    reference lin_grad, should backward call it."""
+    with reference_helpers(cls, "backward", "lin_grad"):
+        for inp, w, b, up, shown in _layer_cases(gen, device):
+            call = f"Linear(w, b) with {shown}"
+            layer = cls(w, b)
+            if getattr(layer, "w", None) is not w or getattr(layer, "b", None) is not b:
+                raise CheckFailed(f"{call}: keep the tensors given as self.w and self.b (the same objects, not copies): "
+                                  "backward sets self.w.g and self.b.g on them.")
+            out = _layer_backward(layer, (inp,), up, call, inp=inp, w=w, b=b)
+            expect_close(out, inp @ w + b, "Linear", f"{call}: forward", scale=product_scale(inp, w) + float(b.abs().max()))
+            _expect_linear_grads(inp, w, b, up, call)
 
 
 @check("ReLU")
 def check_ReLU(cls: Callable, device: torch.device, gen: torch.Generator) -> None:
-    """ReLU(): forward max(inp, 0), backward inp.g = out.g where inp > 0."""
-    for dtype in (torch.float64, torch.float32):
-        for shape in ((4, 6), (1000, 50)):
-            inp, up = (randn(*shape, gen=gen, dtype=dtype, device=device) for _ in range(2))
-            call = f"ReLU() with inp: {shape} {dtype}"
-            out = _layer_backward(cls(), (inp,), up, call, inp=inp)
-            expect_close(out, inp.clamp_min(0), "ReLU", f"{call}: forward")
-            truth = _autograd(lambda inp: torch.relu(inp), {"inp": inp}, up)
-            _expect_grad(inp, "inp", truth["inp"], call, hints=(
-                (up, "it ignores ReLU's mask: the gradient passes only where inp > 0 and is 0 elsewhere."),
-                ((inp > 0).to(dtype), "it is the mask alone; multiply it by self.out.g (chain rule).")))
+    """ReLU(): forward max(inp, 0), backward inp.g = out.g where inp > 0 (0 at 0); graded with the reference
+    relu_grad, should backward call it."""
+    with reference_helpers(cls, "backward", "relu_grad"):
+        for dtype in (torch.float64, torch.float32):
+            for shape in ((4, 6), (1000, 50)):
+                inp, up = (randn(*shape, gen=gen, dtype=dtype, device=device) for _ in range(2))
+                inp = _with_zeros(inp)
+                call = f"ReLU() with inp: {shape} {dtype}, some entries exactly 0"
+                out = _layer_backward(cls(), (inp,), up, call, inp=inp)
+                expect_close(out, inp.clamp_min(0), "ReLU", f"{call}: forward")
+                truth = _autograd(lambda inp: torch.relu(inp), {"inp": inp}, up)
+                _expect_grad(inp, "inp", truth["inp"], call, hints=(
+                    (up, "it ignores ReLU's mask: the gradient passes only where inp > 0 and is 0 elsewhere."),
+                    (up * (inp >= 0), _AT_ZERO),
+                    ((inp > 0).to(dtype), "it is the mask alone; multiply it by self.out.g (chain rule).")))
 
 
 @check("MSE")
 def check_MSE(cls: Callable, device: torch.device, gen: torch.Generator) -> None:
-    """MSE(): forward the mean squared error, backward pred.g = 2 (pred - target) / N."""
-    for dtype in (torch.float64, torch.float32):
-        for n, pred_shape in ((6, (6, 1)), (1, (1, 1)), (9, (9,)), (1000, (1000, 1))):
-            pred, target = randn(*pred_shape, gen=gen, dtype=dtype, device=device), randn(n, gen=gen, dtype=dtype, device=device)
-            call = f"MSE() with pred: {pred_shape}, target: {(n,)} {dtype}"
-            out = _layer_backward(cls(), (pred, target), None, call, pred=pred, target=target)
-            expect_close(out, F.mse_loss(pred.reshape(-1), target), "MSE", f"{call}: forward")
-            truth = _autograd(lambda pred: ((pred.reshape(-1) - target.double()) ** 2).mean(), {"pred": pred})
-            diff = pred - target.reshape(pred.shape)
-            _expect_grad(pred, "pred", truth["pred"], call, shape_hints={
-                (n, n): "pred (N, 1) - target (N,) broadcasts to (N, N): reshape target to pred's shape first."},
-                hints=((diff, "the 2/N is missing: the mean of N squares has gradient 2 (pred - target) / N."),
-                       (2 * diff, "the 1/N of the mean is missing: 2 (pred - target) / N."),
-                       (diff / n, "the factor 2 from the square is missing: 2 (pred - target) / N.")))
+    """MSE(): forward the mean squared error, backward pred.g = 2 (pred - target) / N; graded with the
+    reference mse_grad, should backward call it."""
+    with reference_helpers(cls, "backward", "mse_grad"):
+        for dtype in (torch.float64, torch.float32):
+            for n, pred_shape in ((6, (6, 1)), (1, (1, 1)), (9, (9,)), (1000, (1000, 1))):
+                pred, target = randn(*pred_shape, gen=gen, dtype=dtype, device=device), randn(n, gen=gen, dtype=dtype, device=device)
+                call = f"MSE() with pred: {pred_shape}, target: {(n,)} {dtype}"
+                out = _layer_backward(cls(), (pred, target), None, call, pred=pred, target=target)
+                expect_close(out, F.mse_loss(pred.reshape(-1), target), "MSE", f"{call}: forward")
+                truth = _autograd(lambda pred: ((pred.reshape(-1) - target.double()) ** 2).mean(), {"pred": pred})
+                diff = pred - target.reshape(pred.shape)
+                _expect_grad(pred, "pred", truth["pred"], call, shape_hints={
+                    (n, n): "pred (N, 1) - target (N,) broadcasts to (N, N): reshape target to pred's shape first."},
+                    hints=((diff, "the 2/N is missing: the mean of N squares has gradient 2 (pred - target) / N."),
+                           (2 * diff, "the 1/N of the mean is missing: 2 (pred - target) / N."),
+                           (diff / n, "the factor 2 from the square is missing: 2 (pred - target) / N.")))
 
 
 def _logit_cases(gen: torch.Generator, device: torch.device) -> Iterator[tuple[torch.Tensor, torch.Tensor, str]]:
@@ -312,7 +333,7 @@ def check_Model(cls: Callable, device: torch.device, gen: torch.Generator) -> No
     Graded with the reference Linear, ReLU, CrossEntropy and MSE, so that a mistake in a layer
     costs points only in that layer's exercise.
     """
-    with references_for(cls, "backward", "Linear", "ReLU", "CrossEntropy", "MSE"):
+    with reference_helpers(cls, "backward", "Linear", "ReLU", "CrossEntropy", "MSE"):
         for sizes, dtype in (([5, 7, 3, 4], torch.float64), ([6, 2], torch.float64), ([784, 50, 10], torch.float32)):
             model = cls(sizes)
             layers = getattr(model, "layers", None)
@@ -376,9 +397,11 @@ def check_relative_error(fn: Callable, device: torch.device, gen: torch.Generato
     """||a - b|| / (||a|| + ||b||) as a float: 0 for equal, 1 for opposite, scale-invariant, 0 for zeros."""
     def value(a: torch.Tensor, b: torch.Tensor, call: str) -> float:
         out = _run(call, lambda: fn(a, b), a=a, b=b)
-        if isinstance(out, torch.Tensor) and out.numel() == 1:
-            out = out.item()
-        if not isinstance(out, (int, float)):
+        if isinstance(out, torch.Tensor):
+            what = "a 0-d tensor" if out.dim() == 0 else f"a tensor of shape {tuple(out.shape)}"
+            raise CheckFailed(f"{call} returned {what}; return a Python float, as the docstring says: convert the "
+                              "result with .item() (or float(...)).")
+        if isinstance(out, bool) or not isinstance(out, (int, float)):
             raise CheckFailed(f"{call} returned {type(out).__name__}; return a Python float (float(...) or .item()).")
         if math.isnan(out):
             raise CheckFailed(f"{call} returned nan: when both norms are 0 the tensors are equal, so return 0.0.")

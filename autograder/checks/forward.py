@@ -7,9 +7,10 @@ from typing import Any, Callable, Iterator
 import torch
 import torch.nn.functional as F
 
+from autograder.checks import reference_helpers
 from autograder.compare import expect_close, expect_tensor, inputs_unchanged, product_scale
-from autograder.exercise import Exercise, check, randn, reference, references_for
-from autograder.policy import ACTIVATION_FAMILY, NUMPY_ESCAPES, forbidden_calls, record_ops
+from autograder.exercise import Exercise, check, randn, reference
+from autograder.policy import ACTIVATION_FAMILY, NUMPY_ESCAPES, forbidden_calls, record_ops, torch_name
 from autograder.results import CheckFailed
 from autograder.stats import tail_fraction
 
@@ -26,7 +27,7 @@ def _reference(name: str) -> Any:
 
 
 def _references_for(fn: Any, *names: str) -> Any:
-    return references_for(fn, "forward", *names)
+    return reference_helpers(fn, "forward", *names)
 
 
 def _call(name: str, fn: Callable, args: tuple, forbidden: frozenset[str], call: str, **inputs: torch.Tensor) -> Any:
@@ -35,7 +36,7 @@ def _call(name: str, fn: Callable, args: tuple, forbidden: frozenset[str], call:
         out = fn(*args)
     used = forbidden_calls(calls, forbidden | NUMPY_ESCAPES)
     if used:
-        raise CheckFailed(f"{name} calls {', '.join(used)}, the torch function this exercise rebuilds: "
+        raise CheckFailed(f"{name} calls {', '.join(map(torch_name, used))}, the torch function this exercise rebuilds: "
                           "write it from tensor arithmetic.")
     return out
 
@@ -78,6 +79,16 @@ def check_relu(fn: Callable, device: torch.device, gen: torch.Generator) -> None
         expect_close(out, F.relu(x), "relu", call, _relu_hints(x))
 
 
+def _copies_of(layer: Any, bias: torch.Tensor) -> list[str]:
+    """Names of the layer's other attributes that hold a tensor shaped like its bias (a copy kept in __init__)."""
+    found = []
+    for name, value in vars(layer).items():
+        items = value if isinstance(value, (list, tuple)) else (value,)
+        if name != "bias" and any(isinstance(t, torch.Tensor) and t.shape == bias.shape for t in items):
+            found.append(name)
+    return found
+
+
 @check("Linear")
 def check_Linear(cls: Callable, device: torch.device, gen: torch.Generator) -> None:
     """Kaiming weight (in, out), zero bias, forward = __call__ = x @ weight + bias, a readable repr, autograd-safe."""
@@ -98,13 +109,17 @@ def check_Linear(cls: Callable, device: torch.device, gen: torch.Generator) -> N
         raise CheckFailed("Linear(784, 50).bias should start at zeros: torch.zeros(out_features).")
     if torch.equal(cls(784, 50).weight, weight):
         raise CheckFailed("two Linear(784, 50) layers got the same weights: draw fresh ones in __init__.")
+    old_bias = layer.bias
     layer.bias = randn(50, gen=gen, dtype=torch.float32, device=torch.device("cpu"))
     x = randn(8, 784, gen=gen, dtype=torch.float32, device=torch.device("cpu"))
     expected_out = x @ layer.weight + layer.bias
+    copies = _copies_of(layer, old_bias)
+    no_bias = (f"forward adds a copy of the bias made in __init__ (self.{copies[0]}), not the layer's bias as it "
+               "is now: after `layer.bias = ...` it still added the old zeros. Read self.weight and self.bias in "
+               "forward (training replaces or updates them)." if copies else "forward ignores the bias: x @ weight + bias.")
     for how, run in (("layer(x)", lambda: layer(x)), ("layer.forward(x)", lambda: layer.forward(x))):
         out = _call("Linear", run, (), frozenset({"linear"}), f"{how} on x: (8, 784)", x=x)
-        expect_close(out, expected_out, "Linear", f"{how} on x: (8, 784)",
-                     [(x @ layer.weight, "forward ignores the bias: x @ weight + bias.")])
+        expect_close(out, expected_out, "Linear", f"{how} on x: (8, 784)", [(x @ layer.weight, no_bias)])
     text = repr(layer)
     if "Linear" not in text or "784" not in text or "50" not in text:
         raise CheckFailed(f"repr(Linear(784, 50)) is {text!r}; make __repr__ readable, e.g. "
@@ -238,7 +253,14 @@ def check_accuracy(fn: Callable, device: torch.device, gen: torch.Generator) -> 
         call = f"accuracy(logits: {(n, c)}, target: ({n},))"
         out = _call("accuracy", fn, (logits, target), frozenset(), call, logits=logits, target=target)
         hits = logits.argmax(dim=-1) == target
-        hints = [(hits.sum().float(), "it counts the hits; accuracy is their fraction (.float().mean()).")]
+        floor = ("it divides with //, floor division, which rounds the fraction down to 0 (or 1): take the mean of "
+                 "the hits as floats, (pred == target).float().mean().")
+        if isinstance(out, torch.Tensor) and not out.is_floating_point():
+            raise CheckFailed(f"{call} returned a {out.dtype} tensor; accuracy is a fraction between 0 and 1, a 0-d "
+                              "float32 tensor: " + (floor if out.dim() == 0 and int(out) in (0, 1) else
+                                                    "take the mean of the hits as floats, (pred == target).float().mean()."))
+        hints = [(hits.sum().float(), "it counts the hits; accuracy is their fraction (.float().mean())."),
+                 (torch.div(hits.sum().float(), n, rounding_mode="floor"), floor)]
         if n == c:
             hints.append(((logits.argmax(dim=0) == target).float().mean(), "argmax over the batch (dim 0); take it over each row's classes."))
         expect_close(out, hits.float().mean(), "accuracy", call, hints)

@@ -16,7 +16,8 @@ import torch.nn.functional as F
 import torch.utils.data as tud
 
 from autograder.data import load_mnist
-from autograder.exercise import Exercise, check, reference, references_for
+from autograder.checks import reference_helpers
+from autograder.exercise import Exercise, check, reference
 from autograder.results import CheckFailed
 
 # fit trains the reference model, 784-100-10 with SGD(lr=0.02, momentum=0.9) on a random split of
@@ -195,7 +196,7 @@ def check_DataLoader(cls: Callable, device: torch.device, gen: torch.Generator) 
     points only in their own exercises.
     """
     collate = _ref("collate")
-    with references_for(cls, "internals", "Sampler", "BatchSampler", "collate"):
+    with reference_helpers(cls, "internals", "Sampler", "BatchSampler", "collate"):
         for n, bs in ((10, 4), (12, 4), (3, 8)):
             ds = _dataset(n, gen)
             for drop_last in (False, True):
@@ -319,7 +320,7 @@ def check_Module(cls: Callable, device: torch.device, gen: torch.Generator) -> N
     """
     if not isinstance(cls, type):
         raise CheckFailed(f"Module should be a class, but it is a {type(cls).__name__}.")
-    with references_for(cls, "internals", "Parameter"):
+    with reference_helpers(cls, "internals", "Parameter"):
         torch.manual_seed(int(torch.randint(0, 2**31, (1,), generator=gen)))
         Affine, Net = _module_classes(cls)
         layer = Affine(4, 5)
@@ -421,6 +422,27 @@ def _wrong_settings(settings: dict[str, float]) -> list[tuple[dict[str, float], 
     return out
 
 
+_USED_UP = ("SGD keeps `params` as it was given, a one-shot generator (model.parameters() is one): the first step "
+            "used it up, so later steps find no parameters. Keep a list: self.params = list(params).")
+
+
+def _keeps_an_iterator(opt: Any) -> bool:
+    """Whether the optimizer holds an iterator (a generator) where it should hold a list of parameters."""
+    return any(isinstance(v, Iterator) for v in vars(opt).values())
+
+
+def _sgd_step(opt: Any, shown: str) -> None:
+    """opt.step(), with PyTorch's refusal of an in-place update of a leaf under autograd explained."""
+    try:
+        opt.step()
+    except RuntimeError as err:
+        if "leaf Variable that requires grad" not in str(err):
+            raise
+        raise CheckFailed(f"SGD({shown}).step() updated a parameter in place while autograd was recording, and "
+                          f"PyTorch refused (\"{str(err).splitlines()[0]}\"): do the update inside "
+                          "`with torch.no_grad():`, so that it is not part of the graph.") from None
+
+
 @check("SGD")
 def check_SGD(cls: Callable, device: torch.device, gen: torch.Generator) -> None:
     """step() equals torch.optim.SGD over several steps, with and without momentum and weight decay; zero_grad clears."""
@@ -439,9 +461,15 @@ def check_SGD(cls: Callable, device: torch.device, gen: torch.Generator) -> None
             for group in [mine, truth] + [ps for ps, _, _ in variants]:
                 for i, p in enumerate(group):
                     p.grad = None if i == skip else grads[i].clone()
-            opt.step()
+            before = [p.detach().clone() for p in mine]
+            _sgd_step(opt, shown)
             for o in torch_opts:
                 o.step()
+            if settings["lr"] and all(torch.equal(p.detach(), b) for p, b in zip(mine, before)):
+                raise CheckFailed(f"SGD({shown}), step {step}: step() changed no parameter. "
+                                  + (_USED_UP if step > 1 and _keeps_an_iterator(opt) else
+                                     "`p = p - lr * g` only rebinds the name p: update the tensor itself in place, "
+                                     "p -= lr * g (inside `with torch.no_grad():`)."))
             for i, (p, t) in enumerate(zip(mine, truth)):
                 if p.grad_fn is not None or not p.requires_grad:
                     raise CheckFailed(f"SGD({shown}).step() recorded the update in autograd (the parameter got a "
@@ -472,10 +500,12 @@ def _records(history: Any, epochs: int, call: str) -> list[dict[str, float]]:
         keys = {"train_loss", "valid_loss", "valid_accuracy"}
         if not isinstance(record, dict) or not keys <= set(record):
             raise CheckFailed(f"{call}: each epoch's record should be a dict with keys {sorted(keys)}; got {record!r:.100}.")
-        try:
-            out.append({k: float(record[k]) for k in keys})
-        except (TypeError, ValueError, RuntimeError):
-            raise CheckFailed(f"{call}: the metrics should be numbers (use loss.item()); got {record!r:.100}.") from None
+        for k in sorted(keys):
+            if not isinstance(record[k], float):
+                raise CheckFailed(f"{call}: {k} is a {type(record[k]).__name__} ({record[k]!r:.60}); the records hold "
+                                  "Python floats: add up loss.item() and the hit counts as numbers, not tensors "
+                                  "(a loss tensor kept there also keeps its autograd graph alive).")
+        out.append({k: float(record[k]) for k in keys})
     return out
 
 
@@ -501,6 +531,48 @@ def _metrics_case() -> tuple[Any, ...]:
     return model, SGD(model.parameters(), lr=0.0), train_dl, valid_dl, x, y
 
 
+class _ValidationWatch:
+    """A model and a validation loader, proxied: calls of the model while a validation batch is out
+    are counted, and so are those made with gradients enabled."""
+    # Only the metrics case runs through these proxies; the MNIST run uses the plain objects.
+
+    def __init__(self, model: Any, valid_dl: Any) -> None:
+        self.calls = self.calls_with_grad = 0
+        self.validating = False
+        watch = self
+
+        class Loader:
+            def __iter__(self) -> Iterator[Any]:
+                try:
+                    for batch in valid_dl:
+                        watch.validating = True
+                        yield batch
+                        watch.validating = False
+                finally:
+                    watch.validating = False
+
+            def __len__(self) -> int:
+                return len(valid_dl)
+
+            def __getattr__(self, name: str) -> Any:
+                return getattr(valid_dl, name)
+
+        class Model:
+            def __call__(self, *args: Any, **kwargs: Any) -> Any:
+                if watch.validating:
+                    watch.calls += 1
+                    watch.calls_with_grad += torch.is_grad_enabled()
+                return model(*args, **kwargs)
+
+            def forward(self, *args: Any, **kwargs: Any) -> Any:
+                return self(*args, **kwargs)
+
+            def __getattr__(self, name: str) -> Any:
+                return getattr(model, name)
+
+        self.model, self.valid_dl = Model(), Loader()
+
+
 @check("fit")
 def check_fit(fn: Callable, device: torch.device, gen: torch.Generator) -> None:
     """Sample-weighted metrics with short last batches, then ≥ 90% validation accuracy on MNIST within the budget.
@@ -510,7 +582,12 @@ def check_fit(fn: Callable, device: torch.device, gen: torch.Generator) -> None:
     """
     model, opt, train_dl, valid_dl, x, y = _metrics_case()
     call = "fit(model, F.cross_entropy, SGD(lr=0), train_dl, valid_dl, 2) on 10 items in batches of 4, 4, 2"
-    records = _records(_quiet(lambda: fn(model, F.cross_entropy, opt, train_dl, valid_dl, 2)), 2, call)
+    watch = _ValidationWatch(model, valid_dl)
+    records = _records(_quiet(lambda: fn(watch.model, F.cross_entropy, opt, train_dl, watch.valid_dl, 2)), 2, call)
+    if watch.calls_with_grad:
+        raise CheckFailed(f"{call}: the model ran on {watch.calls_with_grad} validation batches with gradients "
+                          "enabled, so autograd recorded a graph for each (and a backward there would train on "
+                          "validation data): evaluate inside `with torch.no_grad():`.")
     with torch.no_grad():
         logits = model(x)
     expected = {"train_loss": float(F.cross_entropy(logits, y)), "valid_loss": float(F.cross_entropy(logits, y)),
