@@ -11,6 +11,11 @@ def mse_grad_without_2_over_n(pred, target):
     pred.g = pred - target.reshape(pred.shape)
 
 
+def mse_grad_returns_it(pred, target):
+    ref.mse_grad(pred, target)
+    return pred.g
+
+
 def mse_grad_broadcast(pred, target):
     pred.g = 2.0 * (pred - target) / pred.shape[0]
 
@@ -133,6 +138,7 @@ def relative_error_tensor(a, b):
 
 MUTANTS = (
     Mutant("MSE gradient without 2/N", "mse_grad", mse_grad_without_2_over_n, "the 2/N is missing"),
+    Mutant("MSE gradient returned", "mse_grad", mse_grad_returns_it, "sets pred.g and returns None"),
     Mutant("MSE gradient broadcast to N×N", "mse_grad", mse_grad_broadcast, "broadcasts to (N, N)"),
     Mutant("ReLU gradient ignores the mask", "relu_grad", relu_grad_without_mask, "ignores ReLU's mask"),
     Mutant("ReLU gradient passes at 0", "relu_grad", relu_grad_at_zero, "the mask is inp >= 0"),

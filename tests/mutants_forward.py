@@ -78,6 +78,10 @@ def cross_entropy_naive(logits, target):
     return -probs.log()[torch.arange(target.shape[0]), target].mean()
 
 
+def accuracy_float64(logits, target):
+    return (logits.argmax(dim=-1) == target).double().mean()
+
+
 def accuracy_floor_division(logits, target):
     return (logits.argmax(dim=-1) == target).sum() // len(target)
 
@@ -129,6 +133,7 @@ MUTANTS = (
     Mutant("off-by-one nll indexing", "nll", nll_off_by_one, "the class after the target"),
     Mutant("naive softmax cross entropy", "cross_entropy", cross_entropy_naive, "numerically stable"),
     Mutant("accuracy counts hits", "accuracy", accuracy_count, "counts the hits"),
+    Mutant("accuracy in float64", "accuracy", accuracy_float64, "the contract is a 0-d float32 tensor"),
     Mutant("accuracy by floor division", "accuracy", accuracy_floor_division, "floor division"),
     Mutant("Linear forward reads copies made in __init__", "Linear", LinearCopiesItsParameters, "a copy of the bias made in __init__ (self.b)"),
     Mutant("ReLU after the output layer", "FeedForward", FeedForwardFinalReLU, "no ReLU after the last Linear"),

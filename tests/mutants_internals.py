@@ -185,11 +185,30 @@ class SGDKeepsTheGenerator(ref.SGD):
                 p.sub_(self.lr * g)
 
 
+class DatasetWithoutLengthCheck(ref.Dataset):
+    def __init__(self, x, y):
+        self.x, self.y = x, y
+
+
+def collate_float_labels(items):
+    xb, yb = ref.collate(items)
+    return xb, yb.float()
+
+
+class SGDZeroesGradients(ref.SGD):
+    def zero_grad(self):
+        for p in self.params:
+            if p.grad is not None:
+                p.grad.zero_()
+
+
 MUTANTS = (
     Mutant("Dataset slice as a list of pairs", "Dataset", DatasetSliceAsPairs, "not a list of pairs"),
     Mutant("sampler that repeats indices", "Sampler", SamplerWithReplacement, "repeats"),
     Mutant("sampler shuffled once in __init__", "Sampler", SamplerShufflesOnce, "same order every epoch"),
     Mutant("drop_last inverted", "BatchSampler", BatchSamplerDropLastInverted, "drop_last=True drops a short last batch"),
+    Mutant("Dataset accepts mismatched lengths", "Dataset", DatasetWithoutLengthCheck, "raise ValueError when x and y"),
+    Mutant("collate turns labels into floats", "collate", collate_float_labels, "class labels stay int64"),
     Mutant("collate with torch.cat", "collate", collate_cat, "torch.cat joins along an existing one"),
     Mutant("DataLoader reshuffles for every batch", "DataLoader", DataLoaderReshufflesEveryBatch,
            "Did the sampler reshuffle inside an epoch?"),
@@ -200,6 +219,7 @@ MUTANTS = (
     Mutant("momentum buffer not kept", "SGD", SGDForgetsMomentum, "momentum buffer is not kept"),
     Mutant("SGD without no_grad", "SGD", SGDWithoutNoGrad, "inside `with torch.no_grad():`"),
     Mutant("SGD keeps the params generator", "SGD", SGDKeepsTheGenerator, "self.params = list(params)"),
+    Mutant("zero_grad zeroes in place", "SGD", SGDZeroesGradients, "the contract is .grad = None"),
     Mutant("weight decay with the wrong sign", "SGD", SGDWeightDecaySign, "weight decay has the wrong sign"),
     Mutant("accuracy averaged over batches", "fit", fit_accuracy_per_batch, "weight each by its batch size"),
     Mutant("training loss averaged over batches", "fit", fit_train_loss_per_batch, "weight each by its batch size"),

@@ -186,6 +186,11 @@ def shape_via_torch(shape_a, shape_b):
     return tuple(torch.broadcast_shapes(tuple(shape_a), tuple(shape_b)))
 
 
+def shape_as_torch_size(shape_a, shape_b):
+    from solutions.matmul import broadcast_shape
+    return torch.Size(broadcast_shape(shape_a, shape_b))
+
+
 MUTANTS = (
     Mutant("transposed result", "matmul_loops", loops_transposed, "transpose"),
     Mutant("off-by-one inner bound", "matmul_loops", loops_off_by_one, "off by one (range(k - 1))"),
@@ -205,5 +210,6 @@ MUTANTS = (
     Mutant("shapes aligned from the left", "broadcast_shape", shape_left_aligned, "aligned from the right"),
     Mutant("incompatible shapes accepted", "broadcast_shape", shape_never_raises, "cannot broadcast"),
     Mutant("list instead of tuple", "broadcast_shape", shape_returns_list, "return a tuple of ints"),
+    Mutant("torch.Size instead of tuple", "broadcast_shape", shape_as_torch_size, "(Size); return a tuple of ints"),
     Mutant("torch.broadcast_shapes used", "broadcast_shape", shape_via_torch, "apply the rules"),
 )

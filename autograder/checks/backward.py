@@ -124,7 +124,10 @@ def check_mse_grad(fn: Callable, device: torch.device, gen: torch.Generator) -> 
             pred = randn(*pred_shape, gen=gen, dtype=dtype, device=device)
             target = randn(n, gen=gen, dtype=dtype, device=device)
             call = f"mse_grad(pred: {pred_shape}, target: {(n,)}) {dtype}"
-            _run(call, lambda: fn(pred, target), pred=pred, target=target)
+            returned = _run(call, lambda: fn(pred, target), pred=pred, target=target)
+            if returned is not None:
+                raise CheckFailed(f"{call} returned {type(returned).__name__}; it sets pred.g and returns None: the "
+                                  "backward pass hands gradients on through .g, where the next step reads them.")
             truth = _autograd(lambda pred: ((pred.reshape(-1) - target.double().reshape(-1)) ** 2).mean(), {"pred": pred})
             diff = pred - target.reshape(pred.shape)
             _expect_grad(pred, "pred", truth["pred"], call, shape_hints={

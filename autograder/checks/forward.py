@@ -259,6 +259,9 @@ def check_accuracy(fn: Callable, device: torch.device, gen: torch.Generator) -> 
             raise CheckFailed(f"{call} returned a {out.dtype} tensor; accuracy is a fraction between 0 and 1, a 0-d "
                               "float32 tensor: " + (floor if out.dim() == 0 and int(out) in (0, 1) else
                                                     "take the mean of the hits as floats, (pred == target).float().mean()."))
+        if isinstance(out, torch.Tensor) and out.dtype != torch.float32:
+            raise CheckFailed(f"{call} returned a {out.dtype} tensor; the contract is a 0-d float32 tensor: "
+                              "(pred == target).float().mean().")
         hints = [(hits.sum().float(), "it counts the hits; accuracy is their fraction (.float().mean())."),
                  (torch.div(hits.sum().float(), n, rounding_mode="floor"), floor)]
         if n == c:

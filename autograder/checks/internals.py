@@ -63,6 +63,16 @@ def check_Dataset(cls: Callable, device: torch.device, gen: torch.Generator) -> 
             if not (isinstance(got, torch.Tensor) and got.shape == want.shape and torch.equal(got, want)):
                 raise CheckFailed(f"{shown} should hold {what}[{shown[3:-1]}], shape {tuple(want.shape)}; "
                                   f"got {type(got).__name__} {tuple(getattr(got, 'shape', ()))}.")
+    try:
+        cls(x, y[:-1])
+    except ValueError:
+        pass
+    except Exception as err:
+        raise CheckFailed(f"Dataset(x of {n} items, y of {n - 1}) raised {type(err).__name__}; raise ValueError "
+                          "naming both lengths.") from None
+    else:
+        raise CheckFailed(f"Dataset(x of {n} items, y of {n - 1}) was accepted; raise ValueError when x and y "
+                          "differ in length (an item would have no target).")
 
 
 # ----- Sampler -------------------------------------------------------------------------------
@@ -165,6 +175,9 @@ def check_collate(fn: Callable, device: torch.device, gen: torch.Generator) -> N
             if not (isinstance(got, torch.Tensor) and got.shape == want.shape and torch.equal(got, want)):
                 raise CheckFailed(f"{call}: {what} should be the items' {what[0]} stacked, shape {tuple(want.shape)}; "
                                   f"got {type(got).__name__} {tuple(getattr(got, 'shape', ()))}.")
+            if got.dtype != want.dtype:
+                raise CheckFailed(f"{call}: {what} is {got.dtype}, the items' {what[0]} are {want.dtype}: stack them as "
+                                  "they are (torch.stack keeps the dtype; class labels stay int64 for cross_entropy).")
 
 
 # ----- DataLoader ----------------------------------------------------------------------------
@@ -486,7 +499,11 @@ def check_SGD(cls: Callable, device: torch.device, gen: torch.Generator) -> None
                                       f"torch.optim.SGD's by up to {float((p - t).abs().max()):.3g}.")
         opt.zero_grad()
         if any(p.grad is not None and p.grad.abs().sum() != 0 for p in mine):
-            raise CheckFailed(f"after SGD({shown}).zero_grad(), a parameter still has a gradient: set .grad to None (or zero it).")
+            raise CheckFailed(f"after SGD({shown}).zero_grad(), a parameter still has a gradient: set .grad to None.")
+        if any(p.grad is not None for p in mine):
+            raise CheckFailed(f"after SGD({shown}).zero_grad(), a parameter's .grad is a tensor of zeros; the contract "
+                              "is .grad = None, as torch.optim's zero_grad() does by default (the next backward then "
+                              "writes a fresh gradient instead of adding to zeros).")
 
 
 # ----- fit -----------------------------------------------------------------------------------

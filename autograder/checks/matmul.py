@@ -269,7 +269,7 @@ def check_broadcast_shape(fn: Callable[[Shape, Shape], Shape], device: torch.dev
         if calls:  # shapes are tuples of ints: no tensor (or numpy) op is needed, or allowed
             raise CheckFailed(f"broadcast_shape calls {', '.join(dict.fromkeys(calls))}: apply the rules "
                               "yourself to the shape tuples, dimension by dimension, from the right.")
-        if not isinstance(out, tuple) or not all(type(d) is int for d in out):
+        if type(out) is not tuple or not all(type(d) is int for d in out):
             raise CheckFailed(f"{call} returned {out!r} ({type(out).__name__}); return a tuple of ints, "
                               "e.g. tuple(result).")
         if out != expected:
