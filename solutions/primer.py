@@ -15,8 +15,9 @@ class Polynomial:
 
     Polynomial(1, 0, 3) is 1 + 3x^2. self.coefficients is a tuple of the coefficients as given,
     without trailing zeros (but at least one: Polynomial() is Polynomial(0)); it never changes, and
-    arithmetic returns new polynomials. Numbers combine with polynomials as constants; other types
-    get NotImplemented. Instances are unhashable (__eq__ without __hash__).
+    arithmetic returns new polynomials. Numbers (any numbers.Number: int, float, Fraction, ...)
+    combine with polynomials as constants; other types get NotImplemented. Instances are unhashable
+    (__eq__ without __hash__).
     """
 
     def __init__(self, *coefficients: Number) -> None:

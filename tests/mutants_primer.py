@@ -87,6 +87,9 @@ PolynomialPlusMinus = _edited(ref.Polynomial, (
     'terms.append(("-" if c < 0 else "+", number + power))', 'terms.append(("+", number + power))'))
 PolynomialOneX = _edited(ref.Polynomial, ('number = "" if abs(c) == 1 and k > 0 else str(abs(c))', "number = str(abs(c))"))
 PolynomialEqualByIdentity = _without("__eq__")
+PolynomialIntsAndFloatsOnly = _edited(ref.Polynomial, (
+    "        if isinstance(other, Number):\n            other = Polynomial(other)\n        if not isinstance(other, Polynomial):\n            return NotImplemented\n        return Polynomial(*(a + b",
+    "        if isinstance(other, (int, float)):\n            other = Polynomial(other)\n        if not isinstance(other, Polynomial):\n            return NotImplemented\n        return Polynomial(*(a + b"))
 
 
 class PolynomialSumKeepsZeros(ref.Polynomial):
@@ -229,6 +232,7 @@ MUTANTS = (
     Mutant("index past the end is 0", "Polynomial", PolynomialIndexPastTheEnd, "would never end"),
     Mutant("__add__ raises for other types", "Polynomial", PolynomialAddRaises, "should return NotImplemented"),
     Mutant("__mul__ takes anything as a number", "Polynomial", PolynomialMulAnything, "should return NotImplemented"),
+    Mutant("only int and float taken as numbers", "Polynomial", PolynomialIntsAndFloatsOnly, "isinstance(other, Number)"),
     Mutant("sum built without __init__", "Polynomial", PolynomialSumKeepsZeros, "with trailing zeros"),
     Mutant("str writes + -2x", "Polynomial", PolynomialPlusMinus, "a negative coefficient is a minus"),
     Mutant("str writes 1x", "Polynomial", PolynomialOneX, "a coefficient 1 is not written"),
