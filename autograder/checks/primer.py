@@ -18,10 +18,12 @@ from autograder.compare import is_close, worst_difference
 from autograder.exercise import Exercise, check, reference
 from autograder.results import CheckFailed
 
-# Values are compared with numpy.polynomial's in float64. Integer coefficients and points give
-# exact results (numpy's float64 holds every integer below 2^53); floats may round differently in
-# a different order of operations: 1e-12 relative to the sum of |terms| allows for that, and any
-# real mistake is off by O(1).
+# Results are compared with numpy.polynomial's, computed in float64. Integer coefficients and
+# points give exact results (float64 holds every integer below 2^53). Products and sums of float
+# coefficients (standard normal, so O(1)) may round differently in another order of operations, by
+# about 1e-16: rtol and atol 1e-12 allow for that, and any real mistake is off by O(1). Values on
+# tensors and arrays use compare.is_close: the dtype's tolerance plus rounding in proportion to
+# the sum of |c_k| |x|^k.
 FLOAT64_RTOL = 1e-12
 # The timer is checked against blocks that sleep (sleep never returns early) and a clock read
 # around the with statement: elapsed must lie between the two. time.time() instead of
@@ -194,19 +196,22 @@ def _check_call(cls: type, gen: torch.Generator) -> None:
         raise CheckFailed(f"{_name(coefficients)}(x) made {counter[0]} multiplications with x for a degree-"
                           f"{len(coefficients) - 1} polynomial: Horner's rule needs one per coefficient "
                           "(result = result * x + c), never a power of x computed on its own.")
-    # Floats, on a tensor and on a numpy array, entry by entry.
+    # Floats, on tensors of both dtypes and on a numpy array, entry by entry.
     coefficients = _random_floats(gen, 6)
     x = torch.randn(7, generator=gen, dtype=torch.float64) * 2
-    expected = torch.from_numpy(npp.polyval(x.numpy(), coefficients))
+    truth = torch.from_numpy(npp.polyval(x.numpy(), coefficients))
     scale = float(npp.polyval(x.abs().numpy(), np.abs(coefficients)).max())
-    for shown, arg in (("a float64 tensor", x), ("a numpy array", x.numpy().copy())):
+    for shown, arg, dtype in (("a float64 tensor", x, torch.float64), ("a float32 tensor", x.float(), torch.float32),
+                              ("a numpy array", x.numpy().copy(), torch.float64)):
         call = f"p(x) for x {shown} of shape (7,) and p = {_name(coefficients)}"
         got = cls(*coefficients)(arg)
         got = torch.from_numpy(got) if isinstance(got, np.ndarray) else got
         if not isinstance(got, torch.Tensor) or tuple(got.shape) != (7,):
             raise CheckFailed(f"{call} returned {_short(got)}: it should hold one value per entry of x "
                               "(use only * and + on x, which work entry by entry).")
-        if not is_close(got.to(torch.float64), expected, scale):
+        expected = torch.from_numpy(npp.polyval(arg.double().numpy(), coefficients)).to(dtype) \
+            if dtype == torch.float32 else truth
+        if not is_close(got.to(dtype), expected, scale):
             raise CheckFailed(f"{call} differs from numpy.polynomial's polyval: {worst_difference(got, expected)}.")
     constant = cls(5)(torch.zeros(3, dtype=torch.float64))
     if not isinstance(constant, torch.Tensor) or tuple(constant.shape) != (3,):
