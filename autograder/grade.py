@@ -54,7 +54,7 @@ def grade_exercise(exercise: Exercise, namespace: dict[str, Any], device: str | 
     if exercise.name not in namespace:
         return result(Status.ERROR, _missing(exercise.name, loaded or LoadedNotebook(Path("?"))))
     try:
-        with time_limit(exercise.time_budget_s * time_scale(), f"checking {exercise.name}"):
+        with time_limit(exercise.time_budget_s * time_scale(), f"your {exercise.name}"):
             exercise.check(namespace[exercise.name], device)
     except NotAttempted as err:
         return result(Status.NOT_ATTEMPTED, f"{err} Replace the `raise NotImplementedError` line with your code.")

@@ -35,8 +35,8 @@ def time_limit(seconds: float | None, what: str) -> Iterator[None]:
         return
 
     def on_alarm(signum: int, frame: object) -> None:
-        raise ExerciseTimeout(f"{what} ran longer than its {seconds:g} s budget: "
-                              "is there an infinite loop, or a loop far bigger than the inputs?")
+        raise ExerciseTimeout(f"{what} did not finish within its {seconds:g} s budget: "
+                              "is there an infinite loop, or a loop far bigger than its inputs?")
 
     previous = signal.signal(signal.SIGALRM, on_alarm)
     signal.setitimer(signal.ITIMER_REAL, seconds)

@@ -99,6 +99,7 @@ class _Run:
     exercise: str = ""
     deadline: float = 0.0
     started: float = 0.0
+    phase_started: float = 0.0
     finished: bool = False
     crash: str = ""
 
@@ -189,7 +190,7 @@ class Supervisor:
         if kind == "sandbox":
             run.isolation = {k: message[k] for k in ("network", "filesystem", "user", "notes")}
         elif kind == "cell":
-            run.phase, run.cell = "cell", message["cell"]
+            run.phase, run.cell, run.phase_started = "cell", message["cell"], now
             run.deadline = now + self.cell_timeout_s + self.grace_s
         elif kind == "problem":
             run.problems.append(CellProblem(message["cell"], message["message"]))
@@ -207,7 +208,7 @@ class Supervisor:
             run.refs_fd = -1
             run.deadline = now + STARTUP_S
         elif kind == "start":
-            run.phase, run.exercise = "exercise", message["exercise"]
+            run.phase, run.exercise, run.phase_started = "exercise", message["exercise"], now
             run.deadline = now + run.budget(run.exercise) + self.grace_s
         elif kind == "result" and message.get("exercise") == run.exercise and run.exercise not in run.results:
             run.set(run.exercise, Status(message["status"]), message["message"])
@@ -251,7 +252,7 @@ class Supervisor:
 
     def _ended(self, run: _Run, timed_out: bool) -> bool:
         """The loader ended (or ran out of time); returns True when the notebook is finished."""
-        elapsed = time.monotonic() - run.started
+        elapsed = time.monotonic() - run.phase_started
         how = self._stop(run)
         if run.finished:
             return True
@@ -272,8 +273,8 @@ class Supervisor:
             budget = run.budget(run.exercise)
             if timed_out:
                 run.set(run.exercise, Status.TIMEOUT,
-                        f"your {run.exercise} did not return within its {budget:g} s budget (stopped after "
-                        f"{elapsed:.0f} s): is there an infinite loop, or a loop far bigger than its inputs?")
+                        f"your {run.exercise} did not finish within its {budget:g} s budget (the grader stopped it "
+                        f"after {elapsed:.0f} s): is there an infinite loop, or a loop far bigger than its inputs?")
             else:
                 run.set(run.exercise, Status.ERROR, f"checking {run.exercise} ended the grading process ({how}).")
         elif run.phase == "start":

@@ -73,7 +73,8 @@ def receive_sources(fd: int) -> dict[str, str]:
 
 
 def _clean_environment(workdir: Path) -> dict[str, str]:
-    keep = {k: os.environ[k] for k in ("PATH", "LANG", "LC_ALL", "CUDA_VISIBLE_DEVICES") if k in os.environ}
+    keep = {k: os.environ[k] for k in ("PATH", "LANG", "LC_ALL", "CUDA_VISIBLE_DEVICES", "AUTOGRADER_TIME_SCALE")
+            if k in os.environ}
     return {**keep, "HOME": str(workdir), "TMPDIR": str(workdir), "MPLBACKEND": "Agg",
             "MPLCONFIGDIR": str(workdir), "OMP_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1"}
 
@@ -98,6 +99,21 @@ def _prepare_interpreter(workdir: Path) -> dict[str, str]:
     return env
 
 
+def _cache_stack_sources() -> None:
+    """Read the source lines of the frames below this process's entry (the supervisor's, which may live
+    in folders hidden from learner code) now: torch formats the whole stack at times, and must then
+    find them in linecache rather than open hidden files beside learner code."""
+    import linecache
+
+    frame = sys._getframe(1)
+    while frame is not None:
+        name = frame.f_code.co_filename
+        lines = linecache.getlines(name)
+        if lines:  # an mtime of None: linecache.checkcache keeps the entry even when the file is hidden
+            linecache.cache[name] = (sum(map(len, lines)), None, lines, name)
+        frame = frame.f_back
+
+
 def loader_main(task: Task, ch: Channel) -> None:
     """The loader process: never returns (it ends with os._exit)."""
     nonce = ch.nonce
@@ -110,6 +126,7 @@ def loader_main(task: Task, ch: Channel) -> None:
 
         lesson = lesson_for(task.lesson)
         solutions_text = lesson.solutions_file.read_text(encoding="utf-8") if task.notebook is None else ""
+        _cache_stack_sources()
         iso = enter_sandbox(ch.hidden, ch.workdir, [ch.out_fd, ch.refs_fd], ch.limits, ch.namespaces)
         env = _prepare_interpreter(ch.workdir)
         recursion_limit = sys.getrecursionlimit()

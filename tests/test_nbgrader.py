@@ -250,7 +250,7 @@ def test_autograde_and_export_give_full_zero_and_partial_scores(graded_course):
     timeout = (course / "feedback" / "grace" / "01_matmul").exists()
     if timeout:
         text = (course / "feedback" / "grace" / "01_matmul" / "01_matmul.html").read_text(encoding="utf-8")
-        assert "did not return within" in text
+        assert "did not finish within" in text
 
 
 def test_class_autograde_command_gives_nbgrader_s_scores_cell_by_cell(graded_course):
