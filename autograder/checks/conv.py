@@ -197,7 +197,9 @@ def _conv_variants(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, s: 
 def _expect_convolutions(name: str, fn: Callable, cases: Iterator[tuple], forbidden: frozenset[str], rule: str) -> None:
     for x, w, b, s, p, shown in cases:
         call = f"{name}({shown})"
-        out = _run(call, lambda: fn(x, w, b, s, p), forbidden, rule, x=x, w=w, **({} if b is None else {"b": b}))
+        # keywords as the lesson shows them; without a bias, b is left to its default
+        run = (lambda: fn(x, w, stride=s, padding=p)) if b is None else (lambda: fn(x, w, b, stride=s, padding=p))
+        out = _run(call, run, forbidden, rule, x=x, w=w, **({} if b is None else {"b": b}))
         expected = F.conv2d(x.double(), w.double(), None if b is None else b.double(), s, p)
         scale = float(F.conv2d(x.double().abs(), w.double().abs(), None, s, p).max())
         scale += 0.0 if b is None else float(b.abs().max())
@@ -211,7 +213,7 @@ def _expect_channel_error(name: str, fn: Callable, gen: torch.Generator, device:
     w = randn(4, 2, 3, 3, gen=gen, dtype=F32, device=device)
     call = f"{name}(x: (2, 3, 5, 5), w: (4, 2, 3, 3))"
     try:
-        fn(x, w, None, 1, 0)
+        fn(x, w)
     except ValueError as err:
         if not str(err):
             raise CheckFailed(f"{call} raised ValueError without a message: name both shapes.") from None
@@ -303,7 +305,7 @@ def check_im2col(fn: Callable, device: torch.device, gen: torch.Generator) -> No
             kh, kw = w.shape[2:]
             shown = shown.split(", w:")[0] + f", kh={kh}, kw={kw}, stride={s}, padding={p}, {x.dtype}"
             call = f"im2col({shown})"
-            out = _run(call, lambda: fn(x, kh, kw, s, p), UNFOLD_FAMILY | CONV_FAMILY | NUMPY_ESCAPES,
+            out = _run(call, lambda: fn(x, kh, kw, stride=s, padding=p), UNFOLD_FAMILY | CONV_FAMILY | NUMPY_ESCAPES,
                        "this exercise builds the columns itself, from slices of the padded images.", x=x)
             expected = F.unfold(x, (kh, kw), padding=p, stride=s)
             n, c, h, wd = x.shape
