@@ -60,3 +60,18 @@ def test_shifted_relu_calling_a_wrong_leaky_relu_keeps_its_points(init_lesson, t
     graded = grade_loaded(init_lesson, LoadedNotebook(tmp_path, namespace), "cpu")
     assert [e.name for e in graded.exercises if e.status != Status.PASSED] == ["leaky_relu"]
     assert namespace["leaky_relu"] is leaky_relu_is_relu
+
+
+def test_deep_stacks_run_on_one_thread_and_restore_the_setting():
+    # Two intra-op threads ran the stacks 5-20 times slower while another process held one of two cores.
+    from solutions import init as ref
+    seen = []
+
+    def init(fan_in, fan_out):
+        seen.append(torch.get_num_threads())
+        return ref.kaiming_normal(fan_in, fan_out)
+
+    threads = torch.get_num_threads()
+    checks._expect_stack_like_reference("kaiming_normal", init, ref.kaiming_normal, torch.relu, "ReLU",
+                                        torch.Generator().manual_seed(0))
+    assert set(seen) == {1} and torch.get_num_threads() == threads
