@@ -43,10 +43,10 @@ def test_a_wrong_output_size_costs_points_only_in_its_own_exercise(conv_lesson, 
     namespace = dict(vars(ref))
     namespace["output_size"] = output_size_off_by_one_for_stride
     for name in ("conv2d_loops", "im2col", "conv2d_unfold", "maxpool2d", "avgpool2d"):
-        exec(inspect.getsource(getattr(ref, name)), namespace)  # the learner's function, looking up their helper
+        exec(inspect.getsource(getattr(ref, name)), namespace)  # the learner's function, looking up their output_size
     graded = grade_loaded(conv_lesson, LoadedNotebook(tmp_path, namespace), "cpu")
     assert [e.name for e in graded.exercises if e.status != Status.PASSED] == ["output_size"]
-    assert namespace["output_size"] is output_size_off_by_one_for_stride  # the learner's helper is back
+    assert namespace["output_size"] is output_size_off_by_one_for_stride  # the learner's output_size is back
 
 
 def test_check_raises_not_attempted_for_a_stub():

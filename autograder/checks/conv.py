@@ -25,9 +25,9 @@ POOL_FAMILY = frozenset({
     "adaptive_avg_pool2d", "adaptive_max_pool1d", "adaptive_max_pool2d", "lp_pool1d", "lp_pool2d",
     "fractional_max_pool2d", "mkldnn_max_pool2d",
 })
-# The helpers a learner's function may call by name: graded with the references instead, so that a
-# mistake in output_size or im2col costs points only there.
-HELPERS = ("output_size", "im2col")
+# Other exercises' functions that a learner's function may call by name: graded with the references
+# instead, so that a mistake in output_size or im2col costs points only there.
+CALLED_EXERCISES = ("output_size", "im2col")
 
 F64, F32 = torch.float64, torch.float32
 # (N, C_in, H, W, C_out, kh, kw, stride, padding, dtype, bias). The first case has N = C_in = C_out,
@@ -274,7 +274,7 @@ def check_output_size(fn: Callable, device: torch.device, gen: torch.Generator) 
 def check_conv2d_loops(fn: Callable, device: torch.device, gen: torch.Generator) -> None:
     """Against F.conv2d on every case (channels, odd sizes, non-square kernels, stride, padding, no
     bias, float32/64, a non-contiguous view), ValueError for mismatched channels, no conv or unfold."""
-    with references_for(fn, "conv", *HELPERS):
+    with references_for(fn, "conv", *CALLED_EXERCISES):
         _expect_convolutions("conv2d_loops", fn, _conv_cases(CONV_CASES, gen, device),
                              CONV_FAMILY | UNFOLD_FAMILY | NUMPY_ESCAPES,
                              "this exercise computes every window's product and sum itself, with loops.")
@@ -361,7 +361,7 @@ def check_conv2d_unfold(fn: Callable, device: torch.device, gen: torch.Generator
     """Against F.conv2d on every case and larger ones, ValueError for mismatched channels, no torch
     convolution, at least 20x faster than the loops and within 3x of the reference."""
     rule = "build the columns with F.unfold (or your im2col) and multiply them by the kernels yourself."
-    with references_for(fn, "conv", *HELPERS):
+    with references_for(fn, "conv", *CALLED_EXERCISES):
         _expect_convolutions("conv2d_unfold", fn, _conv_cases(CONV_CASES + LARGER_CONV_CASES, gen, device),
                              CONV_FAMILY | NUMPY_ESCAPES, rule)
         _expect_channel_error("conv2d_unfold", fn, gen, device)
@@ -381,7 +381,7 @@ def _pool_inputs(gen: torch.Generator, device: torch.device) -> Iterator[tuple[t
 
 def _expect_pools(name: str, fn: Callable, gen: torch.Generator, device: torch.device, truth: Callable,
                   variants: Callable[..., Iterator[tuple[torch.Tensor, str]]]) -> None:
-    with references_for(fn, "conv", *HELPERS):
+    with references_for(fn, "conv", *CALLED_EXERCISES):
         for x, k, s, p, shown in _pool_inputs(gen, device):
             call = f"{name}({shown})"
             args = (x, k) if s is None else (x, k, s)
