@@ -6,17 +6,19 @@ and the points per lesson at the end. The notebook is graded by the same isolate
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
 
 from autograder.devices import CHOICES, DeviceUnavailable, resolve_device
-from autograder.grade import ensure_assignment, grade_notebook
+from autograder.grade import ensure_assignment, grade_notebook, grade_notebooks
 from autograder.lessons import LESSONS, lesson_for
 from autograder.results import ExerciseResult, LessonResult, Status
 
 _RESULTS = pytest.StashKey[dict[str, LessonResult]]()
+_GRADED = pytest.StashKey[dict]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -29,12 +31,26 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[_RESULTS] = {}
+    config.stash[_GRADED] = {}
     lessons = config.getoption("lesson")
     if lessons:
         try:
             config.args[:] = [str(ensure_assignment(lesson_for(key))[0]) for key in lessons]
         except KeyError as err:
             raise pytest.UsageError(err.args[0]) from None
+
+
+def _pregrade(config: pytest.Config) -> None:
+    """Grade every notebook named on the command line at once, as many at a time as there are CPUs."""
+    if config.stash[_GRADED]:
+        return
+    paths = [Path(a).resolve() for a in config.args if a.endswith(".ipynb") and Path(a).stem in LESSONS
+             and Path(a).exists()]
+    config.stash[_GRADED][None] = None
+    if paths:
+        device = config.getoption("device")
+        for path, graded in zip(paths, grade_notebooks(paths, device, workers=os.cpu_count() or 1)):
+            config.stash[_GRADED][str(path)] = graded
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
@@ -65,7 +81,8 @@ class LessonNotebook(pytest.File):
             graded = LessonResult(lesson.key, str(self.path))
         else:
             unavailable = None
-            graded = grade_notebook(self.path, device)
+            _pregrade(self.config)
+            graded = self.config.stash[_GRADED].get(str(self.path.resolve())) or grade_notebook(self.path, device)
         self.config.stash[_RESULTS][str(self.path)] = graded
         by_name = {r.name: r for r in graded.exercises}
         for exercise in lesson.exercises():

@@ -281,3 +281,33 @@ def test_dask_cluster_gives_the_same_gradebook(graded_course):
             report = autograde(key, course, scheduler=client, force=True, progress=False)
             assert len(report.results) == len(_roster(key))
     assert _cell_scores(course) == nbgrader_scores
+
+
+def test_check_pytest_and_nbgrader_agree_on_every_exercise(graded_course, tmp_path):
+    """One verdict: the CLI, the pytest plugin and nbgrader give the same points per exercise."""
+    import xml.etree.ElementTree as ET
+
+    course, _, nbgrader_scores = graded_course
+    notebooks = sorted((course / "submitted").glob("*/*/*.ipynb"))
+    assert len(notebooks) >= 40
+    from_nbgrader = {(s, k, cell.removeprefix("test_")): score for (s, k, cell), score in nbgrader_scores.items()}
+    env = {**ENV, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    proc = subprocess.run([sys.executable, "-m", "autograder", "check", *map(str, notebooks), "--json", "--workers", "2"],
+                          env=env, capture_output=True, text=True, timeout=1800)
+    from_cli = {}
+    for lesson in json.loads(proc.stdout)["lessons"]:
+        student = Path(lesson["notebook"]).parts[-3]
+        from_cli |= {(student, lesson["lesson"], e["name"]): e["points"] for e in lesson["exercises"]}
+    assert from_cli == from_nbgrader
+    report = tmp_path / "report.xml"
+    subprocess.run([sys.executable, "-m", "pytest", *map(str, notebooks), "-p", "no:cacheprovider", "-p", "no:xdist",
+                    f"--junitxml={report}", "-o", "junit_family=xunit1", "-q", "--rootdir", str(tmp_path)], env=env, cwd=tmp_path,
+                   capture_output=True, text=True, timeout=1800)
+    points = {(key, e.name): e.points for key, lesson in LESSONS.items() for e in lesson.exercises()}
+    from_pytest = {}
+    for case in ET.parse(report).getroot().iter("testcase"):
+        parts = Path(case.get("file", "")).parts   # .../<student>/<lesson>/<lesson>.ipynb
+        student, key = parts[-3], parts[-2]
+        failed = case.find("failure") is not None or case.find("error") is not None
+        from_pytest[(student, key, case.get("name"))] = 0 if failed else points[(key, case.get("name"))]
+    assert from_pytest == from_nbgrader
