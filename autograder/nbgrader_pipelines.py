@@ -2,6 +2,7 @@
 feedback without hidden tests."""
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from nbgrader.converters import Autograde, GenerateAssignment, GenerateFeedback
@@ -99,16 +100,45 @@ def _supervisor(root: Any) -> Any:
 
 
 class ResilientExecute(Execute):
-    """nbgrader's Execute, except that a kernel the notebook killed or hung ends the run instead of the
-    autograde: the cells that ran keep their outputs, and the isolated grader gives the verdict."""
+    """nbgrader's Execute, except that a kernel the notebook killed, hung or cut off (e.g. by writing
+    into every open descriptor) ends the run instead of the autograde: the cells that ran keep their
+    outputs, and the isolated grader gives the verdict. jupyter_client can wait forever on a kernel
+    whose connection the notebook broke, so the run has an overall deadline."""
 
     def preprocess(self, nb: Any, resources: Any = None, km: Any = None) -> tuple[Any, Any]:
-        try:
-            return super().preprocess(nb, resources, km)
-        except Exception as err:  # DeadKernelError, CellTimeoutError, an unresponsive kernel, ...
+        import threading
+
+        outcome: dict[str, BaseException] = {}
+
+        def run() -> None:
+            try:
+                super(ResilientExecute, self).preprocess(nb, resources, km)
+            except BaseException as err:  # DeadKernelError, CellTimeoutError, an unresponsive kernel, ...
+                outcome["error"] = err
+
+        cells = sum(1 for c in nb.cells if c.cell_type == "code")
+        deadline = (self.timeout or 60) * (cells + 2) + 60
+        thread = threading.Thread(target=run, name="nbgrader-execute", daemon=True)
+        thread.start()
+        thread.join(deadline)
+        if thread.is_alive():
+            self.log.warning("The notebook's kernel stopped answering; the isolated grader gives the verdict.")
+            self._kill_kernel()
+        elif "error" in outcome:
+            err = outcome["error"]
             self.log.warning("The notebook stopped its kernel (%s: %s); the isolated grader gives the verdict.",
                              type(err).__name__, str(err).splitlines()[0][:200] if str(err) else "")
-            return nb, resources
+        return nb, resources
+
+    def _kill_kernel(self) -> None:
+        import signal
+
+        process = getattr(getattr(getattr(self, "km", None), "provisioner", None), "process", None)
+        try:
+            if process is not None:
+                os.kill(process.pid, signal.SIGKILL)
+        except (OSError, AttributeError):
+            pass
 
 
 def autograde_preprocessors() -> list[type]:

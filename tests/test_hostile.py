@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from autograder.lessons import COURSE_ROOT, LESSONS
-from hostile_corpus import CASES, GRADEBOOK, KEY, expected_points
+from hostile_corpus import CASES, GRADEBOOK, KEY, NBGRADER_SUBSET, expected_points
 
 pytestmark = pytest.mark.slow
 POINTS = {key: {e.name: e.points for e in lesson.exercises()} for key, lesson in LESSONS.items()}
@@ -110,7 +110,9 @@ def test_nbgrader_autograde_grades_the_corpus_exactly(corpus, tmp_path):
     course.mkdir()
     shutil.copyfile(COURSE_ROOT / "nbgrader_config.py", course / "nbgrader_config.py")
     shutil.copytree(COURSE_ROOT / "source" / KEY, course / "source" / KEY)
-    cases = [c for c in CASES if c.nbgrader and c.key == KEY]
+    full = os.environ.get("AUTOGRADER_FULL_CORPUS") == "1"
+    cases = [c for c in CASES if c.nbgrader and c.key == KEY and (full or c.name in NBGRADER_SUBSET)]
+    assert len(cases) >= 30 or full
     subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", KEY, "--force"], cwd=course, env=ENV,
                    check=True, capture_output=True, timeout=300)
     for case in cases:
