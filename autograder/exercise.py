@@ -64,14 +64,20 @@ def check(name: str) -> Callable[[Callable[..., None]], Check]:
             except NotImplementedError as err:
                 raise NotAttempted(f"{name} is not attempted yet (it raises NotImplementedError).") from err
             except CheckFailed as err:
-                raise CheckFailed(f"{err} [replay these inputs: check_{name}({name}, "
-                                  f"device={dev.type!r}, seed={seed})]") from None
+                raise CheckFailed(f"{err} [replay these inputs in your notebook: {replay_call(body, name, dev, seed)}]"
+                                  ) from None
             finally:
                 torch.set_default_dtype(default_dtype)
                 torch.set_grad_enabled(grad_enabled)
         run.__name__ = run.__qualname__ = f"check_{name}"
         return run
     return decorate
+
+
+def replay_call(body: Callable[..., None], name: str, device: torch.device, seed: int) -> str:
+    """A line a learner can paste into a notebook cell to run a check again on the same inputs."""
+    return (f"from {body.__module__} import check_{name}; "
+            f"check_{name}({name}, device={device.type!r}, seed={seed})")
 
 
 def randn(*shape: int, gen: torch.Generator, dtype: torch.dtype, device: torch.device) -> torch.Tensor:

@@ -53,7 +53,7 @@ def test_check_failure_names_the_seed_that_replays_it():
     def wrong(a, b):
         return torch.zeros(a.shape[0], b.shape[1], dtype=a.dtype) + a.sum()
 
-    with pytest.raises(CheckFailed, match=r"replay these inputs: check_matmul_loops\(matmul_loops, device='cpu', seed=7\)") as first:
+    with pytest.raises(CheckFailed, match=r"replay these inputs in your notebook: from autograder.checks.matmul import check_matmul_loops; check_matmul_loops\(matmul_loops, device='cpu', seed=7\)") as first:
         check_matmul_loops(wrong, seed=7)
     with pytest.raises(CheckFailed) as again:
         check_matmul_loops(wrong, "cpu", seed=7)
