@@ -141,6 +141,21 @@ def count_calls(fn: Callable) -> Callable:
     return wrapper
 '''
 
+CLIP_GRAD_NORM_THAT_WARNS = '''import warnings
+
+def clip_grad_norm(params: list[Tensor], max_norm: float) -> Tensor:
+    warnings.warn("a harmless warning from correct code", UserWarning)
+    grads = [p.grad for p in params if p.grad is not None]
+    if not grads:
+        return torch.tensor(0.0)
+    total = torch.stack([g.norm() for g in grads]).norm()
+    coef = max_norm / (total + 1e-6)
+    if coef < 1:
+        for g in grads:
+            g.mul_(coef)
+    return total
+'''
+
 
 def _edit(old: str, new: str) -> Callable[[str], str]:
     """One line of the reference answer changed: a wrong answer that differs from it only there."""
@@ -164,6 +179,8 @@ STUDENTS = {
     "07_conv": {"carol": ({"conv2d_loops": _edit("out[i, o, r, q] = (window * w[o]).sum()",
                                                  "out[i, o, r, q] = (window * w[o].flip(-2, -1)).sum()")}, 3),
                 "dave": {"maxpool2d": MAXPOOL2D_THAT_WARNS}},
+    "09_rnn": {"carol": ({"bptt_backward": _edit("dh = dhs[t] + dh_next", "dh = dhs[t]")}, 4),
+               "dave": {"clip_grad_norm": CLIP_GRAD_NORM_THAT_WARNS}},
 }
 
 
