@@ -3,7 +3,8 @@ import os
 
 from autograder.limits import time_scale
 from autograder.nbgrader_pipelines import (CLEAR_SOLUTIONS_STUB, autograde_preprocessors,
-                                          generate_assignment_preprocessors, generate_feedback_preprocessors)
+                                          generate_assignment_preprocessors, generate_feedback_preprocessors,
+                                          sanitize_preprocessors)
 
 c = get_config()  # noqa: F821 -- provided by nbgrader when it loads this file
 
@@ -23,6 +24,8 @@ c.GenerateAssignment.preprocessors = generate_assignment_preprocessors()
 # Autograde: after the kernel ran the notebook, the isolated grader's verdict becomes each test cell's
 # outcome (the kernel runs learner code, so what happens in it is not trusted).
 c.Autograde.autograde_preprocessors = autograde_preprocessors()
+# Report only real edits of test cells (nbgrader #1961 warns about every cell with hidden tests).
+c.Autograde.sanitize_preprocessors = sanitize_preprocessors()
 # Feedback shows each hidden check's message but not the hidden test code.
 c.GenerateFeedback.preprocessors = generate_feedback_preprocessors()
 

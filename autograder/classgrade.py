@@ -116,9 +116,9 @@ class Course:
         """Write autograded/<student>/<lesson>/ and the gradebook, as nbgrader autograde would."""
         from nbgrader.api import Gradebook
         from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearOutput, DeduplicateIds,
-                                            OverwriteCells, OverwriteKernelspec, SaveAutoGrades)
+                                            OverwriteKernelspec, SaveAutoGrades)
 
-        from autograder.nbgrader_pipelines import apply_verdicts
+        from autograder.nbgrader_pipelines import QuietOverwriteCells, apply_verdicts
 
         with Gradebook(self.db_url) as gb:
             gb.update_or_create_student(sub.student)
@@ -131,7 +131,7 @@ class Course:
         except Exception:  # an unreadable notebook: every grade of it is 0, as for a missing one
             self._zero(lesson, sub)
             return
-        for step in (ClearOutput, DeduplicateIds, OverwriteKernelspec, OverwriteCells, CheckCellMetadata):
+        for step in (ClearOutput, DeduplicateIds, OverwriteKernelspec, QuietOverwriteCells, CheckCellMetadata):
             nb, resources = step(config=self.config).preprocess(nb, resources)
         apply_verdicts(nb, graded)
         for step in (SaveAutoGrades, AssignLatePenalties):

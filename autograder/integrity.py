@@ -36,6 +36,11 @@ def _normal(source: str) -> str:
     return "\n".join(line.rstrip() for line in _HIDDEN.sub("", source).strip().splitlines())
 
 
+def same_visible_source(submitted: str, source: str) -> bool:
+    """Whether a submitted test cell shows what the source's cell shows once hidden tests are removed."""
+    return _normal(submitted) == _normal(source)
+
+
 def test_cell_problems(submitted: bytes, released: bytes) -> dict[str, str]:
     """Exercise name -> what happened to its test cell, for every test cell not as released."""
     got, want = _test_cells(submitted), _test_cells(released)

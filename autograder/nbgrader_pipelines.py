@@ -6,7 +6,8 @@ import os
 from typing import Any
 
 from nbgrader.converters import Autograde, GenerateAssignment, GenerateFeedback
-from nbgrader.preprocessors import ClearHiddenTests, ClearSolutions, Execute, GetGrades, NbGraderPreprocessor
+from nbgrader.preprocessors import (ClearHiddenTests, ClearSolutions, Execute, GetGrades, NbGraderPreprocessor,
+                                    OverwriteCells)
 
 # `{name}` becomes the solution cell's grade_id, which is the exercise's name.
 CLEAR_SOLUTIONS_STUB = '# YOUR CODE HERE\nraise NotImplementedError("{name}: not attempted yet; replace this line with your code")'
@@ -139,6 +140,35 @@ class ResilientExecute(Execute):
                 os.kill(process.pid, signal.SIGKILL)
         except (OSError, AttributeError):
             pass
+
+
+class QuietOverwriteCells(OverwriteCells):
+    """OverwriteCells without the false alarm of nbgrader bug #1961: it reports a changed checksum for
+    every test cell that holds hidden tests, edited or not. A test cell whose visible part is as
+    released passes silently; a real edit is reported, naming the cell (and the grader's verdict
+    zeroes that exercise)."""
+
+    def preprocess_cell(self, cell: Any, resources: Any, cell_index: int) -> tuple[Any, Any]:
+        self._submitted_source = cell.get("source", "")
+        return super().preprocess_cell(cell, resources, cell_index)
+
+    def report_change(self, name: str, attr: str, old: Any, new: Any) -> None:
+        if attr == "checksum":
+            from autograder.integrity import same_visible_source
+
+            source = self.gradebook.find_source_cell(name, self.notebook_id, self.assignment_id).source
+            if same_visible_source(self._submitted_source, source):
+                return
+            self.log.warning("Test cell %s was edited in the submission: the released version is restored for the "
+                             "kernel, and the exercise scores 0.", name)
+            return
+        super().report_change(name, attr, old, new)
+
+
+def sanitize_preprocessors() -> list[type]:
+    """nbgrader's autograde sanitizing steps, with OverwriteCells that reports only real edits."""
+    default = Autograde.class_traits()["sanitize_preprocessors"].default()
+    return [QuietOverwriteCells if p is OverwriteCells else p for p in default]
 
 
 def autograde_preprocessors() -> list[type]:
