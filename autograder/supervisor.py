@@ -102,6 +102,7 @@ class _Run:
     phase_started: float = 0.0
     finished: bool = False
     crash: str = ""
+    profile: dict = field(default_factory=dict)   # seconds per phase: start, load, check <exercise>
 
     def remaining(self) -> list[str]:
         return [e.name for e in self.exercises if e.name not in self.results]
@@ -189,12 +190,14 @@ class Supervisor:
         kind, now = message.get("t"), time.monotonic()
         if kind == "sandbox":
             run.isolation = {k: message[k] for k in ("network", "filesystem", "user", "notes")}
+            run.profile["start"] = run.profile.get("start", 0.0) + now - run.started
         elif kind == "cell":
             run.phase, run.cell, run.phase_started = "cell", message["cell"], now
             run.deadline = now + self.cell_timeout_s + self.grace_s
         elif kind == "problem":
             run.problems.append(CellProblem(message["cell"], message["message"]))
         elif kind == "loaded":
+            run.profile["load"] = run.profile.get("load", 0.0) + now - run.started - run.profile.get("start", 0.0)
             run.phase = "loaded"
             if message.get("error"):
                 run.set_all(Status.ERROR, message["error"])
@@ -214,6 +217,7 @@ class Supervisor:
             run.set(run.exercise, Status(message["status"]), message["message"])
         elif kind == "exit":
             name = message["exercise"]
+            run.profile[f"check {name}"] = now - run.phase_started
             if name not in run.results:
                 run.set(name, Status.ERROR, f"checking {name} ended its process ({message['status']}) before it "
                                             "could report: does your code call os._exit, crash the interpreter or "
@@ -295,7 +299,7 @@ class Supervisor:
                 exercise.name, 0, exercise.points, Status.ERROR, "not graded"))
         if run.job.notebook is not None and run.job.release is not None:
             apply_integrity(graded, run.job.notebook, run.job.release)
-        graded.isolation = run.isolation
+        graded.isolation = {**run.isolation, "profile": run.profile, "restarts": run.restarts}
         return graded
 
     # ------------------------------------------------------------ the loop
