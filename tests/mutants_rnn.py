@@ -228,6 +228,16 @@ def train_step_rebinds(params, xs, lengths, ys, lr, max_norm):
     return loss.item()
 
 
+def train_step_without_no_grad(params, xs, lengths, ys, lr, max_norm):
+    loss = F.cross_entropy(classify(xs, lengths, *params), ys)
+    loss.backward()
+    clip_grad_norm(params, max_norm)
+    for p in params:
+        p -= lr * p.grad
+        p.grad = None
+    return loss.item()
+
+
 def train_step_clips_after_the_update(params, xs, lengths, ys, lr, max_norm):
     loss = F.cross_entropy(classify(xs, lengths, *params), ys)
     loss.backward()
@@ -277,4 +287,5 @@ MUTANTS = [
     Mutant("train_step_uphill", "train_step", train_step_uphill, "it steps uphill"),
     Mutant("train_step_returns_tensor", "train_step", train_step_returns_tensor, "returned a tensor"),
     Mutant("train_step_rebinds", "train_step", train_step_rebinds, "left the parameters unchanged"),
+    Mutant("train_step_without_no_grad", "train_step", train_step_without_no_grad, "inside `with torch.no_grad():`"),
 ]

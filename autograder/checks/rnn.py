@@ -407,8 +407,10 @@ def check_classify(fn: Callable, device: torch.device, gen: torch.Generator) -> 
 
 
 def _reference_step(params: list[torch.Tensor], xs: torch.Tensor, lengths: torch.Tensor, ys: torch.Tensor,
-                    lr: float, max_norm: float, clip: bool = True, sign: float = -1.0) -> tuple[float, list[torch.Tensor]]:
-    """The truth for one step (loss before it, parameters after it), on copies; with a mistake for hints."""
+                    lr: float, max_norm: float, clip: bool = True, sign: float = -1.0,
+                    eps: bool = True) -> tuple[float, list[torch.Tensor]]:
+    """The truth for one step (loss before it, parameters after it), on copies; without torch's 1e-6 in
+    the clipping factor (as good), or with a mistake for the hints."""
     leaves = [p.detach().clone().requires_grad_() for p in params]
     w_xh, w_hh, b, w_hy, b_y = leaves
     with torch.enable_grad():
@@ -416,9 +418,13 @@ def _reference_step(params: list[torch.Tensor], xs: torch.Tensor, lengths: torch
         last = hs[lengths.to(xs.device) - 1, torch.arange(xs.shape[1], device=xs.device)]
         loss = F.cross_entropy(last @ w_hy + b_y, ys)
         loss.backward()
-    if clip:
+    if clip and eps:
         with torch.random.fork_rng(devices=[]):
             torch.nn.utils.clip_grad_norm_(leaves, max_norm)
+    elif clip:
+        total = float(torch.stack([p.grad.norm() for p in leaves]).norm())
+        for p in leaves:
+            p.grad.mul_(min(1.0, max_norm / total))
     return float(loss), [(p + sign * lr * p.grad).detach() for p in leaves]
 
 
@@ -429,8 +435,14 @@ def _expect_step(fn: Callable, params: list[torch.Tensor], batch: tuple, lr: flo
     before = [p.detach().clone() for p in params]
     expected_loss, expected = _reference_step(before, xs, lengths, ys, lr, max_norm)
     objects = list(params)
-    loss = _run(call, lambda: fn(params, xs, lengths, ys, lr, max_norm), RNN_FAMILY | NUMPY_ESCAPES,
-                "the RNN runs through classify.", xs=xs, lengths=lengths, ys=ys)
+    try:
+        loss = _run(call, lambda: fn(params, xs, lengths, ys, lr, max_norm), RNN_FAMILY | NUMPY_ESCAPES,
+                    "the RNN runs through classify.", xs=xs, lengths=lengths, ys=ys)
+    except RuntimeError as err:
+        if "leaf Variable that requires grad" not in str(err):
+            raise
+        raise CheckFailed(f"{call} raised RuntimeError ({err}): update the parameters inside `with torch.no_grad():`, "
+                          "so that autograd does not record the update itself.") from None
     if any(a is not b for a, b in zip(params, objects)) or len(params) != len(objects):
         raise CheckFailed(f"{call} replaced the tensors in the params list; update each parameter in place "
                           "(p -= lr * p.grad inside torch.no_grad()).")
@@ -448,6 +460,9 @@ def _expect_step(fn: Callable, params: list[torch.Tensor], batch: tuple, lr: flo
     _, unclipped = _reference_step(before, xs, lengths, ys, lr, max_norm, clip=False)
     _, ascent = _reference_step(before, xs, lengths, ys, lr, max_norm, sign=1.0)
     names = ("W_xh", "W_hh", "b", "W_hy", "b_y")
+    _, without_eps = _reference_step(before, xs, lengths, ys, lr, max_norm, eps=False)
+    if all(is_close(p.detach(), want, float(want.abs().max())) for p, want in zip(params, without_eps)):
+        expected = without_eps  # clipped by max_norm / norm, without torch's 1e-6: as good
     for k, (p, want) in enumerate(zip(params, expected)):
         variants = [(unclipped[k], "the gradients are not clipped before the update: call clip_grad_norm(params, "
                      "max_norm) after loss.backward() and before the update."),
