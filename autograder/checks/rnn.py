@@ -40,10 +40,12 @@ BPTT_CASES = ((5, 3, 4, 6, F64, "all"), (6, 2, 5, 5, F64, "last"), (1, 3, 2, 4, 
               (10, 8, 16, 12, F32, "all"), (12, 4, 6, 8, F64, "last"))
 # The training run of check_train_step (see README, "Statistical margins"): 64 hidden units, batches
 # of 32 words, SGD at lr 0.2 with the norm clipped to 1, for TRAIN_EPOCHS epochs on 3,397 words.
-# Over 300 seeds the reference reached VALID_RANGE on the 800 held-out words; chance is 1/6.
+# Over 300 seeds the reference reached VALID_RANGE (median 60.6%) on the 800 held-out words, in
+# 0.8-6.8 s on a 2-core machine shared with other jobs; chance is 1/6, and the bar is 10 points
+# below the lowest of the 300.
 TRAIN_EPOCHS, HIDDEN, BATCH, LR, MAX_NORM, N_VALID = 3, 64, 32, 0.2, 1.0, 800
 MIN_ACCURACY = 0.40
-VALID_RANGE = "50-64%"
+VALID_RANGE = "49.6-65.6%"
 TRAIN_BUDGET_S = 30.0
 
 
@@ -525,7 +527,7 @@ def _expect_training(fn: Callable, device: torch.device, gen: torch.Generator) -
         torch.set_num_threads(threads)
     if took > TRAIN_BUDGET_S:
         raise CheckFailed(f"{call} took {took:.1f} s; the budget is {TRAIN_BUDGET_S:.0f} s (the reference takes "
-                          "about 0.5 s).")
+                          "1-3 s).")
     if not all(isinstance(x, float) and math.isfinite(x) for x in losses):
         raise CheckFailed(f"{call}: the losses returned are not all finite floats.")
     steps = len(losses) // TRAIN_EPOCHS
