@@ -47,8 +47,8 @@ def expect_tensor(out: object, *, name: str, dtype: torch.dtype, device: torch.d
         raise CheckFailed(f"{call} returned {type(out).__name__!s}, not a torch.Tensor: "
                           f"{name} must build and return a new tensor.")
     if out.dtype != dtype:
-        raise CheckFailed(f"{call} returned {out.dtype} for {dtype} inputs: create the result with "
-                          f"dtype=a.dtype (torch.zeros(n, m) alone is always float32).")
+        raise CheckFailed(f"{call} returned {out.dtype} for {dtype} inputs: build the result in the inputs' dtype "
+                          "(a new tensor takes dtype=a.dtype; torch.zeros(n, m) alone is always float32).")
     if out.device.type != device.type:
         raise CheckFailed(f"{call} returned a tensor on {out.device} for inputs on {device}: "
                           "create the result with device=a.device.")

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import difflib
+import importlib
+import inspect
 import shutil
 from pathlib import Path
 from typing import Any
@@ -10,16 +12,42 @@ from autograder.exercise import Exercise
 from autograder.lessons import Lesson, lesson_for
 from autograder.limits import time_limit, time_scale
 from autograder.loader import LoadedNotebook, describe_exception
+from autograder.references import reference
 from autograder.results import (CheckFailed, ExerciseResult, ExerciseTimeout, LessonResult, NotAttempted,
                                 Status)
 from autograder.supervisor import Job, Supervisor, grade_one
 
 
-def _missing(name: str, loaded: LoadedNotebook) -> str:
+def _parameters(obj: Any) -> tuple[str, ...] | None:
+    """The parameter names of a function, or of a class's __init__ (without self)."""
+    try:
+        names = tuple(inspect.signature(obj.__init__ if isinstance(obj, type) else obj).parameters)
+    except (TypeError, ValueError):
+        return None
+    return names[1:] if isinstance(obj, type) and names[:1] == ("self",) else names
+
+
+def _renamed(exercise: Exercise, defined: dict[str, Any], exercise_names: set[str]) -> str | None:
+    """A definition that is probably the exercise under another name: the only one, among the notebook's
+    own definitions, whose parameters are the reference's."""
+    module = exercise.check.__module__.rsplit(".", 1)[-1]
+    try:
+        wanted = _parameters(reference(module, exercise.name))
+    except Exception:  # no reference to compare with: say nothing rather than guess
+        return None
+    matches = [k for k, v in defined.items() if k not in exercise_names and wanted and _parameters(v) == wanted
+               and getattr(v, "__module__", None) in (None, "__notebook__", "__main__")]
+    return matches[0] if len(matches) == 1 else None
+
+
+def _missing(name: str, loaded: LoadedNotebook, exercise: Exercise | None = None,
+             exercise_names: set[str] = frozenset()) -> str:
     """Why a name is absent: a similar name, or a cell that failed before defining it."""
     message = f"`{name}` is not defined in the notebook."
-    defined = [k for k, v in loaded.namespace.items() if callable(v) and not k.startswith("_")]
-    close = difflib.get_close_matches(name, defined, n=1, cutoff=0.6)
+    defined = {k: v for k, v in loaded.namespace.items() if callable(v) and not k.startswith("_")}
+    close = difflib.get_close_matches(name, list(defined), n=1, cutoff=0.6)
+    if not close and exercise is not None:
+        close = [c for c in [_renamed(exercise, defined, set(exercise_names))] if c]
     if close:
         message += f" Did you rename it? `{close[0]}` is defined; keep the exercise's name."
     if loaded.problems:
@@ -30,6 +58,8 @@ def _missing(name: str, loaded: LoadedNotebook) -> str:
 
 # Hints for torch errors a learner's code commonly raises, keyed by a phrase of torch's message.
 _ERROR_HINTS = {
+    "leaf Variable that requires grad": "update parameters inside `with torch.no_grad():`, so the update is not "
+                                        "itself recorded for autograd.",
     "same device": "create new tensors with device=a.device, so they live where the inputs do.",
     "must match the size": "print the shapes of the tensors you combine; broadcasting aligns them from the right.",
     "out of bounds": "check each loop's range against the dimension it indexes (a.shape[0], a.shape[1], b.shape[1]).",
@@ -44,6 +74,11 @@ def _with_hint(message: str) -> str:
     return message
 
 
+def lesson_exercises(exercise: Exercise) -> tuple[Exercise, ...]:
+    """Every exercise of the lesson an exercise belongs to (its checks module lists them)."""
+    return importlib.import_module(exercise.check.__module__).EXERCISES
+
+
 def grade_exercise(exercise: Exercise, namespace: dict[str, Any], device: str | None,
                    loaded: LoadedNotebook | None = None) -> ExerciseResult:
     """Grade one exercise; every outcome of the learner's code becomes a result, never an exception."""
@@ -52,7 +87,9 @@ def grade_exercise(exercise: Exercise, namespace: dict[str, Any], device: str | 
         return ExerciseResult(exercise.name, points, exercise.points, status, message)
 
     if exercise.name not in namespace:
-        return result(Status.ERROR, _missing(exercise.name, loaded or LoadedNotebook(Path("?"))))
+        lesson_names = {e.name for e in lesson_exercises(exercise)}
+        return result(Status.ERROR, _missing(exercise.name, loaded or LoadedNotebook(Path("?"), namespace),
+                                             exercise, lesson_names))
     try:
         with time_limit(exercise.time_budget_s * time_scale(), f"your {exercise.name}"):
             exercise.check(namespace[exercise.name], device)

@@ -81,3 +81,16 @@ def test_grade_loaded_grades_each_exercise_on_its_own(matmul_lesson, make_notebo
     by_name = {e.name: e for e in graded.exercises}
     assert by_name["matmul_einsum"].status == Status.PASSED and graded.score == 2
     assert by_name["matmul_loops"].status == Status.ERROR
+
+
+def test_a_renamed_exercise_is_found_by_its_parameters_when_its_name_is_not_close(make_notebook):
+    from autograder.lessons import lesson_for
+
+    lesson = lesson_for("03_forward")
+    loaded = load_notebook(make_notebook(
+        "import torch\ndef negative_log_likelihood(log_probs, target):\n"
+        "    return -log_probs[torch.arange(target.shape[0]), target].mean()", name="03_forward.ipynb"))
+    exercise = next(e for e in lesson.exercises() if e.name == "nll")
+    result = grade_exercise(exercise, loaded.namespace, "cpu", loaded)
+    assert result.status == Status.ERROR
+    assert "Did you rename it? `negative_log_likelihood` is defined" in result.message
