@@ -156,6 +156,16 @@ def clip_grad_norm(params: list[Tensor], max_norm: float) -> Tensor:
     return total
 '''
 
+BATCHNORM_FORWARD_THAT_WARNS = '''import warnings
+
+def batchnorm_forward(x: Tensor, gamma: Tensor, beta: Tensor, eps: float = 1e-5) -> Tensor:
+    warnings.warn("a harmless warning from correct code", UserWarning)
+    dims = (0,) + tuple(range(2, x.dim()))
+    shape = (1, -1) + (1,) * (x.dim() - 2)
+    mean, var = x.mean(dim=dims, keepdim=True), x.var(dim=dims, correction=0, keepdim=True)
+    return gamma.reshape(shape) * (x - mean) / torch.sqrt(var + eps) + beta.reshape(shape)
+'''
+
 
 def _edit(old: str, new: str) -> Callable[[str], str]:
     """One line of the reference answer changed: a wrong answer that differs from it only there."""
@@ -179,6 +189,8 @@ STUDENTS = {
     "07_conv": {"carol": ({"conv2d_loops": _edit("out[i, o, r, q] = (window * w[o]).sum()",
                                                  "out[i, o, r, q] = (window * w[o].flip(-2, -1)).sum()")}, 3),
                 "dave": {"maxpool2d": MAXPOOL2D_THAT_WARNS}},
+    "08_batchnorm": {"carol": ({"BatchNorm": _edit("x.var(dim=dims, correction=1)", "x.var(dim=dims, correction=0)")}, 4),
+                     "dave": {"batchnorm_forward": BATCHNORM_FORWARD_THAT_WARNS}},
     "09_rnn": {"carol": ({"bptt_backward": _edit("dh = dhs[t] + dh_next", "dh = dhs[t]")}, 4),
                "dave": {"clip_grad_norm": CLIP_GRAD_NORM_THAT_WARNS}},
 }
