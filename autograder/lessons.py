@@ -56,7 +56,6 @@ LESSONS: dict[str, Lesson] = {lesson.key: lesson for lesson in (
     Lesson("04_backward", "backward"),
     Lesson("05_internals", "internals"),
     Lesson("06_autograd", "autograd"),
-    Lesson("06_autograd", "autograd"),
     Lesson("07_conv", "conv"),
     Lesson("08_batchnorm", "batchnorm"),
     Lesson("09_rnn", "rnn"),
