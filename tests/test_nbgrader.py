@@ -167,6 +167,20 @@ def batchnorm_forward(x: Tensor, gamma: Tensor, beta: Tensor, eps: float = 1e-5)
 '''
 
 
+AUTOGRAD_RELU_THAT_WARNS = '''import warnings
+
+def relu(a) -> Value:
+    warnings.warn("a harmless warning from correct code", UserWarning)
+    a = as_value(a)
+    out = Value(a.data if a.data > 0 else 0.0, (a,), "relu")
+
+    def _backward():
+        a.grad += out.grad if a.data > 0 else 0.0
+    out._backward = _backward
+    return out
+'''
+
+
 def _edit(old: str, new: str) -> Callable[[str], str]:
     """One line of the reference answer changed: a wrong answer that differs from it only there."""
     def apply(answer: str) -> str:
@@ -186,6 +200,8 @@ STUDENTS = {
                     "dave": {"relu_grad": RELU_GRAD_THAT_WARNS}},
     "05_internals": {"carol": ({"BatchSampler": _edit("if batch and not self.drop_last:", "if batch and self.drop_last:")}, 2),
                      "dave": {"collate": COLLATE_THAT_WARNS}},
+    "06_autograd": {"carol": ({"log": _edit("a.grad += out.grad / a.data", "a.grad += out.grad / a.data ** 2")}, 1),
+                    "dave": {"relu": AUTOGRAD_RELU_THAT_WARNS}},
     "07_conv": {"carol": ({"conv2d_loops": _edit("out[i, o, r, q] = (window * w[o]).sum()",
                                                  "out[i, o, r, q] = (window * w[o].flip(-2, -1)).sum()")}, 3),
                 "dave": {"maxpool2d": MAXPOOL2D_THAT_WARNS}},
