@@ -83,6 +83,9 @@ def _prepare_interpreter(workdir: Path) -> dict[str, str]:
     """Process-wide settings before learner code: clean environment, no way to `import solutions`."""
     import torch
 
+    # Whatever the supervisor's streams were (a terminal, pytest's capture files), they are closed here:
+    # the worker's own print goes nowhere, and never fails.
+    sys.stdout = sys.stderr = open(os.devnull, "w")
     env = _clean_environment(workdir)
     os.environ.clear()
     os.environ.update(env)
