@@ -37,8 +37,8 @@ BACKWARD_CASES = (((8, 5), F64), ((4, 3, 5, 6), F64), ((2, 2, 1, 3), F64), ((256
 # Deep stacks (see README, "Statistical margins"): the learner's per-layer statistics against the
 # reference's on the same weights, to a relative STATS_RTOL in both dtypes. The unbiased and the
 # biased std of a layer's entries (1,280 in the smallest stack) differ by at most 3.9e-4 relative,
-# and both are right; float32 rounding through 50 layers moves the reference's statistics by less
-# than 1e-5 relative; the mistakes of the zoo are off by far more. The bands the truth lies in name them.
+# and both are right; float32 rounding through 50 layers moved the reference's statistics by at
+# most 7.6e-5 relative over 200 seeds; the mistakes of the zoo are off by far more. The bands the truth lies in name them.
 STATS_RTOL = {F64: 1e-3, F32: 1e-3}
 STACK_DEPTH, STACK_WIDTH, STACK_BATCH = 50, 100, 256
 BN_MEAN_BAND, BN_STD_BAND = (0.2, 0.5), (0.5, 0.75)
@@ -337,9 +337,13 @@ def check_batchnorm_backward(fn: Callable, device: torch.device, gen: torch.Gene
         xd, dyd, gd = x.double(), dy.double(), gamma.double()
         std = (xd.var(dim=dims, correction=0, keepdim=True) + eps).sqrt()
         x_hat = (xd - xd.mean(dim=dims, keepdim=True)) / std
-        # dx's three terms are each about |gamma| |dy| / std in size, summed over n values.
-        dx_scale = 4 * float((gd.abs().reshape(bshape) / std).max()) * float(dyd.abs().max()) * (1 + float(x_hat.abs().max()))
-        reductions = {"dgamma": float((dyd * x_hat).abs().sum(dim=dims).max()), "dbeta": float(dyd.abs().sum(dim=dims).max())}
+        # x_hat carries a rounding error of a few eps times |x| / std (x - mean cancels: a channel of
+        # variance below eps keeps few digits), and dx's three terms are each about |gamma| |dy| / std.
+        lost = (xd.abs().amax(dim=dims, keepdim=True) + xd.mean(dim=dims, keepdim=True).abs()) / std
+        dx_scale = (4 * float((gd.abs().reshape(bshape) / std).max()) * float(dyd.abs().max())
+                    * (1 + float(x_hat.abs().max()) + float(lost.max())))
+        reductions = {"dgamma": float((dyd.abs() * (x_hat.abs() + lost)).sum(dim=dims).max()),
+                      "dbeta": float(dyd.abs().sum(dim=dims).max())}
         shape_hints = {tuple(shape[1:]): "It is summed over dim 0 only: for (N, C, H, W) sum over dims (0, 2, 3), one "
                        "value per channel."} if len(shape) == 4 else {}
         shape_hints[tuple(shape)] = "It is not summed: the parameter's gradient adds up over the batch (and positions)."
