@@ -33,7 +33,8 @@ WRONG = "matmul_einsum"   # the learner's mistake: the output comes out transpos
 WRONG_ANSWER = edit('torch.einsum("ik,kj->ij", a, b)', 'torch.einsum("ik,kj->ji", a, b)')
 SERVER_START_S = 40   # JupyterLab up and answering /api/status (a few seconds on an idle 2-core machine)
 PAGE_LOAD_S = 40      # the notebook rendered in the page
-RUN_ALL_S = 60        # kernel started and every cell executed
+KERNEL_START_S = 60   # the notebook's kernel started and idle (about 5 s on an idle 2-core machine)
+RUN_ALL_S = 60        # every cell executed (about 5 s)
 STOP_S = 10           # JupyterLab's own shutdown (kernels included) before it is killed
 ERROR_MIME = "application/vnd.jupyter.stderr"  # JupyterLab renders tracebacks with this mime type
 
@@ -157,6 +158,15 @@ def test_run_all_in_jupyterlab_shows_passing_and_failing_visible_tests(chromium,
             cells = page.locator(".jp-NotebookPanel .jp-Notebook .jp-Cell")
             cells.nth(len(notebook.cells) - 1).wait_for(state="attached")
             assert cells.count() == len(notebook.cells), "the page does not show every cell of the notebook"
+
+            # Wait for the kernel: Run All before it is up clears the cells instead of running them.
+            try:
+                page.wait_for_function(
+                    """() => Array.from(document.querySelectorAll('.jp-StatusBar-TextItem'),
+                                        e => e.textContent.trim())
+                                 .some(t => /^(?!No Kernel).* \\| Idle$/.test(t))""", timeout=KERNEL_START_S * 1000)
+            except sync_api.TimeoutError:
+                pytest.fail(f"the notebook's kernel was not idle within {KERNEL_START_S} s; see {screenshot}")
 
             # Run > Run All Cells, as a learner would.
             page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
