@@ -128,4 +128,9 @@ def test_nbgrader_autograde_grades_the_corpus_exactly(corpus, tmp_path):
         for case in cases:
             got[case.name] = {name: gb.find_grade(f"test_{name}", KEY, KEY, case.name).score for name in POINTS[KEY]}
     _assert_grades("nbgrader", got, cases)
+    # nbgrader's own kernel could not import the references either (the line ran there and failed).
+    kernel_run = json.loads((course / "autograded" / "import_reference_star" / KEY / f"{KEY}.ipynb").read_text())
+    errors = [o.get("ename") for c in kernel_run["cells"] if "from solutions" in "".join(c.get("source", ""))
+              for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    assert errors and set(errors) <= {"ModuleNotFoundError", "PermissionError"}
     assert _digests({c.name: course / "submitted" / c.name / KEY / f"{KEY}.ipynb" for c in cases}) == before
