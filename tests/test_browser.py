@@ -31,11 +31,13 @@ KEY = "01_matmul"
 CORRECT = "matmul_loops"  # the reference answer: its visible tests must pass
 WRONG = "matmul_einsum"   # the learner's mistake: the output comes out transposed
 WRONG_ANSWER = edit('torch.einsum("ik,kj->ij", a, b)', 'torch.einsum("ik,kj->ji", a, b)')
-SERVER_START_S = 40   # JupyterLab up and answering /api/status (a few seconds on an idle 2-core machine)
-PAGE_LOAD_S = 40      # the notebook rendered in the page
-KERNEL_START_S = 60   # the notebook's kernel started and idle (about 5 s on an idle 2-core machine)
-RUN_ALL_S = 60        # every cell executed (about 5 s)
-STOP_S = 10           # JupyterLab's own shutdown (kernels included) before it is killed
+# Bounds on each wait, 4x or more above what was measured on 2 cores at load average 12 (three runs):
+SERVER_START_S = 40   # JupyterLab up and answering /api/status: 10 s
+PAGE_LOAD_S = 40      # each browser action, e.g. every cell of the notebook in the page: 5-6 s
+KERNEL_START_S = 60   # the notebook's kernel started and idle: 1 s more
+RUN_ALL_S = 60        # every cell executed after Run All Cells: 4 s
+# JupyterLab's own shutdown, kernels included (measured 1-4 s); after it, its process group is killed.
+STOP_S = 10
 ERROR_MIME = "application/vnd.jupyter.stderr"  # JupyterLab renders tracebacks with this mime type
 
 
