@@ -62,7 +62,7 @@ def _close(a: float, b: float, scale: float = 1.0) -> bool:
 
 def _torch_grads(root: torch.Tensor, leaves: list[torch.Tensor]) -> list[float]:
     root.backward()
-    return [0.0 if t.grad is None else float(t.grad) for t in leaves]
+    return [0.0 if t.grad is None else t.grad.item() for t in leaves]
 
 
 def _ops(**learner: Callable) -> dict[str, Callable]:
@@ -108,7 +108,7 @@ def _pick(rng: random.Random, tensors: list[torch.Tensor], ok: Callable[[float],
     for _ in range(6):
         i = len(tensors) - 1 - min(int(rng.expovariate(0.4)), len(tensors) - 1) if rng.random() < 0.7 \
             else rng.randrange(len(tensors))
-        if ok(float(tensors[i])):
+        if ok(tensors[i].item()):
             return i
     return None
 
@@ -121,14 +121,14 @@ def _random_step(rng: random.Random, name: str, ops: dict[str, Callable], nodes:
     if name in BINARY:
         ok = domain.get(name, lambda v: True)
         i = _pick(rng, tensors, lambda v: True)
-        j = i if i is not None and rng.random() < 0.15 and ok(float(tensors[i])) else _pick(rng, tensors, ok)
+        j = i if i is not None and rng.random() < 0.15 and ok(tensors[i].item()) else _pick(rng, tensors, ok)
         if i is None or j is None:
             return None
         a, ta, b, tb = nodes[i], tensors[i], nodes[j], tensors[j]
         label = f"{name}(n{i}, n{j})"
         if rng.random() < 0.2:  # a number on one side: v + 2, 2 - v
             c = rng.choice((-2.0, -0.5, 0.5, 1.5, 3.0))
-            if rng.random() < 0.5 or (name == "div" and abs(float(tb)) <= 0.3):
+            if rng.random() < 0.5 or (name == "div" and abs(tb.item()) <= 0.3):
                 b, tb, label, j = c, c, f"{name}(n{i}, {c})", None
             else:
                 a, ta, label, i = c, c, f"{name}({c}, n{j})", None
@@ -146,7 +146,7 @@ def _random_step(rng: random.Random, name: str, ops: dict[str, Callable], nodes:
         if i is None:
             return None
         out, tout, label, operands = ops[name](nodes[i]), TORCH_OPS[name](tensors[i]), f"{name}(n{i})", [i]
-    if not (math.isfinite(float(tout)) and abs(float(tout)) < 50):
+    if not (math.isfinite(tout.item()) and abs(tout.item()) < 50):
         return None  # keep values moderate: the node is dropped (it is in neither graph's output)
     for k in operands:
         used[k] = True
@@ -159,7 +159,7 @@ def _random_step(rng: random.Random, name: str, ops: dict[str, Callable], nodes:
 def _expect_expression(expr: Expression, call: str, run_backward: Callable[[Any], None]) -> None:
     """The expression's value and its inputs' gradients against torch.autograd."""
     got = getattr(expr.root, "data", None)
-    want = float(expr.troot)
+    want = expr.troot.item()
     if not isinstance(got, float) or not _close(got, want, abs(want)):
         raise CheckFailed(f"{call}: {expr.describe()} has the value {got!r}; torch computes {want:.12g}: "
                           "the forward value (out.data) is wrong.")
@@ -251,8 +251,8 @@ def _check_op(name: str, fn: Callable, gen: torch.Generator) -> None:
         targs = [_leaf(a) for a in (args[:1] if name == "power" else args)]
         want = TORCH_OPS[name](*targs, *(args[1:] if name == "power" else ()))
         out, parents = _call_op(fn, name, args)
-        if not _close(out.data, float(want), abs(float(want))):
-            raise CheckFailed(f"{call} has data {out.data!r}; expected {float(want):.12g}.")
+        if not _close(out.data, want.item(), abs(want.item())):
+            raise CheckFailed(f"{call} has data {out.data!r}; expected {want.item():.12g}.")
         reached = {id(n) for n in _reachable(out)}
         if any(id(p) not in reached for p in parents):
             raise CheckFailed(f"{call}: the output's _parents must hold the Value(s) it was computed from (got "
@@ -758,14 +758,14 @@ def check_MLP(cls: Any, device: torch.device, gen: torch.Generator) -> None:
             if not isinstance(out, list) or len(out) != sizes[-1] or not all(_is_value(o) for o in out):
                 raise CheckFailed(f"{call}(x) returned {out!r}; expected a list of {sizes[-1]} Values.")
             got = [o.data for o in out]
-            if not all(_close(g, float(t), abs(float(t))) for g, t in zip(got, truth)):
+            if not all(_close(g, t.item(), abs(t.item())) for g, t in zip(got, truth)):
                 for variant, hint in ((tanh_last, "the last layer must be linear (scores): no tanh after it."),
                                       (no_hidden_tanh, "every layer but the last applies tanh.")):
                     if len(sizes) > 2 or variant is tanh_last:
-                        if all(_close(g, float(t), abs(float(t))) for g, t in zip(got, variant)):
+                        if all(_close(g, t.item(), abs(t.item())) for g, t in zip(got, variant)):
                             raise CheckFailed(f"{call}(x) is wrong: {hint}")
                 raise CheckFailed(f"{call}(x) is {[round(g, 8) for g in got]}; expected "
-                                  f"{[round(float(t), 8) for t in truth]} (parameters set through parameters(), in the "
+                                  f"{[round(t.item(), 8) for t in truth]} (parameters set through parameters(), in the "
                                   "order: layer by layer, unit by unit, the unit's weights then its bias).")
             coefficients = [rng.uniform(0.5, 1.5) for _ in out]
             loss = out[0] * coefficients[0]
