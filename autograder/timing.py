@@ -1,7 +1,6 @@
 """Speed graded as ratios: learner and reference timed side by side, alternating, in one process."""
 from __future__ import annotations
 
-import statistics
 import time
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -14,7 +13,7 @@ from autograder.devices import synchronize
 
 @dataclass(frozen=True)
 class SpeedComparison:
-    """Median seconds per call of a learner's function and of a reference on the same inputs."""
+    """Seconds per call (the fastest timed block) of a learner's function and of a reference on the same inputs."""
 
     student_s: float
     reference_s: float
@@ -38,7 +37,7 @@ def _calls_per_block(fn: Callable, args: tuple, device: torch.device, min_block_
 
 def compare_speed(student: Callable, reference: Callable, args: tuple[Any, ...], device: torch.device,
                   rounds: int = 7, min_block_s: float = 0.02) -> SpeedComparison:
-    """Time `student(*args)` and `reference(*args)` in alternating blocks and compare their medians.
+    """Time `student(*args)` and `reference(*args)` in alternating blocks and compare their fastest blocks.
 
     Alternating (and swapping who goes first each round) spreads any slowdown from other
     processes over both; one intra-op thread keeps a busy second core from skewing either.
@@ -60,7 +59,10 @@ def compare_speed(student: Callable, reference: Callable, args: tuple[Any, ...],
         for name in order:
             samples[name].append(timers[name].timeit(numbers[name]).median)
     _expect_fresh(student, reference, args)
-    return SpeedComparison(statistics.median(samples["student"]), statistics.median(samples["reference"]))
+    # The fastest block of each: another process only ever adds time, so the minimum is the estimate
+    # least disturbed by a busy machine (the median of 7 let one loaded stretch decide: 1 false failure
+    # in 100 reference runs at a load of 5 on 2 cores).
+    return SpeedComparison(min(samples["student"]), min(samples["reference"]))
 
 
 def _bumper(args: tuple[Any, ...]) -> Callable[[], None]:
