@@ -89,3 +89,82 @@ def test_backward_timing_separates_one_pass_from_a_search_per_node():
     rng = random.Random(0)
     assert checks._growth(backward, rng)[2] < checks.MAX_RELATIVE_GROWTH
     assert checks._growth(backward_searches_the_list, rng)[2] > checks.MAX_RELATIVE_GROWTH
+
+
+MICROGRAD_STYLE_VALUE = '''
+class Value:
+    def __init__(self, data, parents=(), op=""):
+        self.data, self.grad, self._parents, self._op = float(data), 0.0, tuple(parents), op
+        self._backward = lambda: None
+
+    def __add__(self, other):
+        other = other if isinstance(other, Value) else Value(other)
+        out = Value(self.data + other.data, (self, other), "+")
+
+        def _backward():
+            self.grad += out.grad
+            other.grad += out.grad
+        out._backward = _backward
+        return out
+    __radd__ = __add__
+
+    def __mul__(self, other):
+        other = other if isinstance(other, Value) else Value(other)
+        out = Value(self.data * other.data, (self, other), "*")
+
+        def _backward():
+            self.grad += other.data * out.grad
+            other.grad += self.data * out.grad
+        out._backward = _backward
+        return out
+    __rmul__ = __mul__
+
+    def __pow__(self, n):
+        out = Value(self.data ** n, (self,), "**")
+
+        def _backward():
+            self.grad += n * self.data ** (n - 1) * out.grad
+        out._backward = _backward
+        return out
+
+    def __neg__(self):
+        return self * -1
+
+    def __sub__(self, other):
+        return self + (-other)
+
+    def __rsub__(self, other):
+        return other + (-self)
+
+    def __truediv__(self, other):
+        return self * other ** -1
+
+    def __rtruediv__(self, other):
+        return other * self ** -1
+
+    def exp(self):
+        return exp(self)
+
+    def log(self):
+        return log(self)
+
+    def relu(self):
+        return relu(self)
+
+    def tanh(self):
+        return tanh(self)
+
+    def backward(self):
+        backward(self)
+
+    def zero_grad(self):
+        zero_grad(self)
+'''
+
+
+def test_a_value_with_its_arithmetic_written_inline_passes():
+    # micrograd's layout: the operators compute and record their own backward instead of calling add, mul, ...
+    from solutions import autograd as ref
+    namespace = dict(vars(ref))
+    exec(MICROGRAD_STYLE_VALUE, namespace)
+    checks.check_Value(namespace["Value"], "cpu")
