@@ -696,7 +696,10 @@ def check_zero_grad(fn: Callable, device: torch.device, gen: torch.Generator) ->
 
 # ---------------------------------------------------------------- MLP
 
-def _torch_mlp(sizes: list[int], params: list[float], x: list[float]) -> tuple[list[torch.Tensor], list[torch.Tensor], list[torch.Tensor], list[torch.Tensor]]:
+Tensors = list[torch.Tensor]
+
+
+def _torch_mlp(sizes: list[int], params: list[float], x: list[float]) -> tuple[Tensors, Tensors, Tensors, list[Tensors]]:
     """The same network in float64 tensors: its outputs, then leaves of the parameters and of x; and two wrong versions."""
     leaves = [_leaf(p) for p in params]
     xs = [_leaf(v) for v in x]
