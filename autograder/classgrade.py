@@ -71,7 +71,12 @@ class Course:
 
     @property
     def db_url(self) -> str:
-        return self.dirs.db_url
+        """The gradebook's URL; a relative sqlite path is taken from the course root, not the working directory."""
+        url = self.dirs.db_url
+        prefix = "sqlite:///"
+        if url.startswith(prefix) and not url[len(prefix):].startswith("/"):
+            url = prefix + str(self.root / url[len(prefix):])
+        return url
 
     def submissions(self, lesson: Lesson, students: list[str] | None) -> list[Submission]:
         """The lesson's submitted notebooks, one per student, in student order."""

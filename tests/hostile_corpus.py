@@ -18,6 +18,7 @@ EXERCISES = tuple(e.name for e in LESSONS[KEY].exercises())
 ALL = frozenset(EXERCISES)
 SOLUTIONS = COURSE_ROOT / "solutions" / "forward.py"
 GRADEBOOK = COURSE_ROOT / "gradebook.db"
+OUTSIDE = COURSE_ROOT / "hostile-note.txt"   # a file no graded code may create
 VICTIM = "relu"   # the exercise a single-exercise cheat or crash replaces
 SIG = "def relu(x):\n"
 ZEROS = "    return torch.zeros_like(x)\n"
@@ -203,7 +204,7 @@ CASES: list[Case] = [
     Case("subprocess_shell", "bomb", ALL, extra=("import subprocess\nsubprocess.run(['sh', '-c', 'yes > /dev/null'])",)),
     Case("disk_bomb_in_workdir", "bomb", frozenset(), extra=(
         "with open('big.bin', 'wb') as f:\n    for _ in range(1024):\n        f.write(b'x' * 2**20)",)),
-    Case("disk_write_outside", "bomb", ALL, extra=("open('/tmp/hostile-note.txt', 'w').write('x')",)),
+    Case("disk_write_outside", "bomb", ALL, extra=(f"open({str(OUTSIDE)!r}, 'w').write('x')",)),
     Case("infinite_loop_at_load", "bomb", frozenset(), extra=("while True:\n    pass",)),
     Case("swallowing_loop_at_load", "bomb", frozenset(), extra=(
         "while True:\n    try:\n        sum(range(10**6))\n    except BaseException:\n        pass",)),

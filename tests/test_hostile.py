@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from autograder.lessons import COURSE_ROOT, LESSONS
-from hostile_corpus import CASES, GRADEBOOK, KEY, NBGRADER_SUBSET, expected_points
+from hostile_corpus import CASES, GRADEBOOK, KEY, NBGRADER_SUBSET, OUTSIDE, expected_points
 
 pytestmark = pytest.mark.slow
 POINTS = {key: {e.name: e.points for e in lesson.exercises()} for key, lesson in LESSONS.items()}
@@ -65,7 +65,7 @@ def test_cli_grades_the_corpus_exactly(corpus):
     _assert_grades("CLI", got)
     assert _digests(corpus) == before
     assert (GRADEBOOK.read_bytes() if GRADEBOOK.exists() else None) == gradebook
-    assert not Path("/tmp/hostile-note.txt").exists()
+    assert not OUTSIDE.exists()
 
 
 def test_cli_messages_say_what_the_notebook_did(corpus):
@@ -128,6 +128,7 @@ def test_nbgrader_autograde_grades_the_corpus_exactly(corpus, tmp_path):
         for case in cases:
             got[case.name] = {name: gb.find_grade(f"test_{name}", KEY, KEY, case.name).score for name in POINTS[KEY]}
     _assert_grades("nbgrader", got, cases)
+    assert not OUTSIDE.exists()
     # nbgrader's own kernel could not import the references either (the line ran there and failed).
     kernel_run = json.loads((course / "autograded" / "import_reference_star" / KEY / f"{KEY}.ipynb").read_text())
     errors = [o.get("ename") for c in kernel_run["cells"] if "from solutions" in "".join(c.get("source", ""))
