@@ -9,6 +9,9 @@ import numpy.random  # noqa: F401  imported now: its first import checks that np
 import torch
 from torch.overrides import TorchFunctionMode
 
+from autograder.compare import inputs_unchanged
+from autograder.results import CheckFailed
+
 # Everything that multiplies matrices for you. Names are the torch functions/methods as the
 # function mode sees them (`a @ b` arrives as matmul or __matmul__).
 MATMUL_FAMILY = frozenset({
@@ -98,3 +101,24 @@ def torch_name(name: str) -> str:
     if hasattr(torch, name):
         return f"torch.{name}"
     return f"Tensor.{name}"
+
+
+def run_under_policy(call: str, run: Callable[[], Any], forbidden: frozenset[str], rule: str,
+                     **inputs: torch.Tensor) -> Any:
+    """Run learner code: its inputs must keep their values and no op of `forbidden` may be called (an
+    error raised after a forbidden call is reported as the call, which is the real mistake)."""
+    with record_ops() as calls:
+        try:
+            with inputs_unchanged(call, **inputs):
+                out = run()
+        except (NotImplementedError, CheckFailed):
+            raise
+        except Exception:
+            if not forbidden_calls(calls, forbidden):
+                raise
+            out = None
+    used = forbidden_calls(calls, forbidden)
+    if used:
+        names = " and ".join(f"`{u}`" for u in used)
+        raise CheckFailed(f"{call} calls {names}, which this exercise does not allow: {rule}")
+    return out

@@ -12,10 +12,10 @@ import torch
 import torch.nn.functional as F
 
 from autograder.checks import reference_helpers
-from autograder.compare import expect_tensor, inputs_unchanged, is_close, worst_difference
+from autograder.compare import expect_tensor, is_close, worst_difference
 from autograder.data import load_mnist
 from autograder.exercise import Exercise, check, randn
-from autograder.policy import AUTOGRAD_FAMILY, NUMPY_ESCAPES, forbidden_calls, record_ops
+from autograder.policy import AUTOGRAD_FAMILY, NUMPY_ESCAPES, run_under_policy
 from autograder.results import CheckFailed
 
 # torch's normalisation functions as the function mode names them (nn.BatchNorm and F.batch_norm
@@ -62,25 +62,6 @@ def _on_one_thread(body: Callable[..., None]) -> Callable[..., None]:
         with _one_thread():
             body(*args)
     return run
-
-
-def _run(call: str, run: Callable[[], Any], forbidden: frozenset[str], rule: str, **inputs: torch.Tensor) -> Any:
-    """Run learner code: inputs must keep their values and no forbidden op may be called."""
-    with record_ops() as calls:
-        try:
-            with inputs_unchanged(call, **inputs):
-                out = run()
-        except (NotImplementedError, CheckFailed):
-            raise
-        except Exception:
-            if not forbidden_calls(calls, forbidden):
-                raise
-            out = None
-    used = forbidden_calls(calls, forbidden)
-    if used:
-        names = " and ".join(f"`{u}`" for u in used)
-        raise CheckFailed(f"{call} calls {names}, which this exercise does not allow: {rule}")
-    return out
 
 
 def _expect(out: Any, expected: torch.Tensor, name: str, call: str, scale: float,
@@ -177,7 +158,7 @@ def check_batchnorm_forward(fn: Callable, device: torch.device, gen: torch.Gener
         gamma = randn(shape[1], gen=gen, dtype=dtype, device=device)
         beta = randn(shape[1], gen=gen, dtype=dtype, device=device)
         call = f"batchnorm_forward(x: {shape} {str(dtype).replace('torch.', '')}, gamma, beta, eps={eps:g})"
-        out = _run(call, lambda: fn(x, gamma, beta, eps), NORM_FAMILY | NUMPY_ESCAPES,
+        out = run_under_policy(call, lambda: fn(x, gamma, beta, eps), NORM_FAMILY | NUMPY_ESCAPES,
                    "compute the mean and variance yourself (x.mean, x.var with correction=0).", x=x, gamma=gamma, beta=beta)
         expected = F.batch_norm(x.double(), None, None, gamma.double(), beta.double(), training=True, eps=eps).to(dtype)
         _expect(out, expected, "batchnorm_forward", call, _scale(x, gamma, beta, eps), _forward_hints(x, gamma, beta, eps),
@@ -281,7 +262,7 @@ def check_BatchNorm(cls: Callable, device: torch.device, gen: torch.Generator) -
                 x = _batch(shape, dtype, device, gen, tiny=False)
                 before = (bn.running_mean.detach().double().clone(), bn.running_var.detach().double().clone())
                 where = f"{call}, step {step + 1} ({mode} mode)"
-                out = _run(where, lambda: bn(x), NORM_FAMILY | NUMPY_ESCAPES,
+                out = run_under_policy(where, lambda: bn(x), NORM_FAMILY | NUMPY_ESCAPES,
                            "normalise with your own arithmetic (or your batchnorm_forward).", x=x)
                 if mode == "eval":  # first: a module that updates its statistics in eval mode also normalises with them
                     _expect_running(bn, theirs, where, c, dtype, device, before, None)
@@ -327,7 +308,7 @@ def check_batchnorm_backward(fn: Callable, device: torch.device, gen: torch.Gene
         gamma = randn(shape[1], gen=gen, dtype=dtype, device=device)
         dy = randn(*shape, gen=gen, dtype=dtype, device=device)
         call = f"batchnorm_backward(dy, x: {shape} {str(dtype).replace('torch.', '')}, gamma, eps={eps:g})"
-        out = _run(call, lambda: fn(dy, x, gamma, eps), AUTOGRAD_FAMILY | NORM_FAMILY | NUMPY_ESCAPES,
+        out = run_under_policy(call, lambda: fn(dy, x, gamma, eps), AUTOGRAD_FAMILY | NORM_FAMILY | NUMPY_ESCAPES,
                    "this exercise computes the gradients by hand (no .backward(), torch.autograd.grad or torch's "
                    "normalisation functions).", dy=dy, x=x, gamma=gamma)
         if not isinstance(out, (tuple, list)) or len(out) != 3:
@@ -411,7 +392,7 @@ def check_stack_stats(fn: Callable, device: torch.device, gen: torch.Generator) 
         for x, weights, shown in _stacks(gen, device):
             for bn in (False, True):
                 call = f"stack_stats(x, weights, batchnorm={bn}) with {shown}"
-                out = _run(call, lambda: fn(x, weights, bn), NORM_FAMILY | NUMPY_ESCAPES,
+                out = run_under_policy(call, lambda: fn(x, weights, bn), NORM_FAMILY | NUMPY_ESCAPES,
                            "normalise with batchnorm_forward (or your own arithmetic).", x=x)
                 if isinstance(out, (list, tuple)):
                     raise CheckFailed(f"{call} returned a {type(out).__name__}; return one (L, 2) tensor "

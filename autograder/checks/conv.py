@@ -6,9 +6,9 @@ from typing import Any, Callable, Iterable, Iterator
 import torch
 import torch.nn.functional as F
 
-from autograder.compare import expect_tensor, inputs_unchanged, is_close, worst_difference
+from autograder.compare import expect_tensor, is_close, worst_difference
 from autograder.exercise import Exercise, check, randn, reference, references_for
-from autograder.policy import NUMPY_ESCAPES, forbidden_calls, record_ops
+from autograder.policy import NUMPY_ESCAPES, record_ops, run_under_policy
 from autograder.results import CheckFailed
 from autograder.timing import compare_speed, format_duration
 
@@ -69,25 +69,6 @@ POOL_CASES = (
     (2, 2, 6, 7, 4, 2, 2, F64, 0.0),            # kernel 4, padding 2
     (4, 3, 28, 28, 2, None, 0, F32, 0.0),       # a batch of digit-sized images
 )
-
-
-def _run(call: str, run: Callable[[], Any], forbidden: frozenset[str], rule: str, **inputs: torch.Tensor) -> Any:
-    """Run learner code: inputs must keep their values and no forbidden op may be called."""
-    with record_ops() as calls:
-        try:
-            with inputs_unchanged(call, **inputs):
-                out = run()
-        except (NotImplementedError, CheckFailed):
-            raise
-        except Exception:
-            if not forbidden_calls(calls, forbidden):
-                raise
-            out = None
-    used = forbidden_calls(calls, forbidden)
-    if used:
-        names = " and ".join(f"`{u}`" for u in used)
-        raise CheckFailed(f"{call} calls {names}, which this exercise does not allow: {rule}")
-    return out
 
 
 def _expect(out: Any, expected: torch.Tensor, name: str, call: str, scale: float,
@@ -199,7 +180,7 @@ def _expect_convolutions(name: str, fn: Callable, cases: Iterator[tuple], forbid
         call = f"{name}({shown})"
         # keywords as the lesson shows them; without a bias, b is left to its default
         run = (lambda: fn(x, w, stride=s, padding=p)) if b is None else (lambda: fn(x, w, b, stride=s, padding=p))
-        out = _run(call, run, forbidden, rule, x=x, w=w, **({} if b is None else {"b": b}))
+        out = run_under_policy(call, run, forbidden, rule, x=x, w=w, **({} if b is None else {"b": b}))
         expected = F.conv2d(x.double(), w.double(), None if b is None else b.double(), s, p)
         scale = float(F.conv2d(x.double().abs(), w.double().abs(), None, s, p).max())
         scale += 0.0 if b is None else float(b.abs().max())
@@ -305,7 +286,7 @@ def check_im2col(fn: Callable, device: torch.device, gen: torch.Generator) -> No
             kh, kw = w.shape[2:]
             shown = shown.split(", w:")[0] + f", kh={kh}, kw={kw}, stride={s}, padding={p}, {x.dtype}"
             call = f"im2col({shown})"
-            out = _run(call, lambda: fn(x, kh, kw, stride=s, padding=p), UNFOLD_FAMILY | CONV_FAMILY | NUMPY_ESCAPES,
+            out = run_under_policy(call, lambda: fn(x, kh, kw, stride=s, padding=p), UNFOLD_FAMILY | CONV_FAMILY | NUMPY_ESCAPES,
                        "this exercise builds the columns itself, from slices of the padded images.", x=x)
             expected = F.unfold(x, (kh, kw), padding=p, stride=s)
             n, c, h, wd = x.shape
@@ -385,7 +366,7 @@ def _expect_pools(name: str, fn: Callable, gen: torch.Generator, device: torch.d
         for x, k, s, p, shown in _pool_inputs(gen, device):
             call = f"{name}({shown})"
             args = (x, k) if s is None else (x, k, s)
-            out = _run(call, lambda: fn(*args, padding=p) if p else fn(*args),
+            out = run_under_policy(call, lambda: fn(*args, padding=p) if p else fn(*args),
                        POOL_FAMILY | CONV_FAMILY | NUMPY_ESCAPES,
                        "this exercise computes each window's summary itself (unfold is allowed).", x=x)
             stride = k if s is None else s

@@ -11,9 +11,9 @@ import torch.nn.functional as F
 from torch.nn.utils.rnn import pack_padded_sequence
 
 from autograder.checks import reference_helpers
-from autograder.compare import expect_tensor, inputs_unchanged, is_close, product_scale, worst_difference
+from autograder.compare import expect_tensor, is_close, product_scale, worst_difference
 from autograder.exercise import Exercise, check, randn
-from autograder.policy import AUTOGRAD_FAMILY, NUMPY_ESCAPES, forbidden_calls, record_ops
+from autograder.policy import AUTOGRAD_FAMILY, NUMPY_ESCAPES, run_under_policy
 from autograder.results import CheckFailed
 from autograder.words import alphabet, encode, load_words
 
@@ -50,25 +50,6 @@ TRAIN_EPOCHS = len(LR_PER_EPOCH)
 MIN_ACCURACY = 0.40
 VALID_RANGE = "58.4-67.5%"
 TRAIN_BUDGET_S = 30.0
-
-
-def _run(call: str, run: Callable[[], Any], forbidden: frozenset[str], rule: str, **inputs: torch.Tensor) -> Any:
-    """Run learner code: inputs must keep their values and no forbidden op may be called."""
-    with record_ops() as calls:
-        try:
-            with inputs_unchanged(call, **inputs):
-                out = run()
-        except (NotImplementedError, CheckFailed):
-            raise
-        except Exception:
-            if not forbidden_calls(calls, forbidden):
-                raise
-            out = None
-    used = forbidden_calls(calls, forbidden)
-    if used:
-        names = " and ".join(f"`{u}`" for u in used)
-        raise CheckFailed(f"{call} calls {names}, which this exercise does not allow: {rule}")
-    return out
 
 
 def _expect(out: Any, expected: torch.Tensor, name: str, call: str, scale: float,
@@ -135,7 +116,7 @@ def check_rnn_cell(fn: Callable, device: torch.device, gen: torch.Generator) -> 
         x, hp = randn(n, i, gen=gen, dtype=dtype, device=device), randn(n, h, gen=gen, dtype=dtype, device=device).tanh()
         w_xh, w_hh, b = _weights(i, h, dtype, device, gen)
         call = f"rnn_cell(x: {(n, i)}, h: {(n, h)}, W_xh: {(i, h)}, W_hh: {(h, h)}, b: {(h,)}) {dtype}"
-        out = _run(call, lambda: fn(x, hp, w_xh, w_hh, b), RNN_FAMILY | NUMPY_ESCAPES,
+        out = run_under_policy(call, lambda: fn(x, hp, w_xh, w_hh, b), RNN_FAMILY | NUMPY_ESCAPES,
                    "build the step from @, + and torch.tanh.", x=x, h=hp, W_xh=w_xh, W_hh=w_hh, b=b)
         cell = _torch_rnn(w_xh.double(), w_hh.double(), b.double(), cell=True)
         with torch.no_grad():
@@ -170,7 +151,7 @@ def check_rnn_forward(fn: Callable, device: torch.device, gen: torch.Generator) 
             call = (f"rnn_forward(xs: {(t, n, i)}, h0: {(n, h) if given else None}, W_xh: {(i, h)}, W_hh: {(h, h)}, "
                     f"b: {(h,)}) {dtype}")
             inputs = {"xs": xs, "W_xh": w_xh, "W_hh": w_hh, "b": b} | ({"h0": h0} if given else {})
-            out = _run(call, lambda: fn(xs, h0, w_xh, w_hh, b), RNN_FAMILY | NUMPY_ESCAPES,
+            out = run_under_policy(call, lambda: fn(xs, h0, w_xh, w_hh, b), RNN_FAMILY | NUMPY_ESCAPES,
                        "run your own cell in a loop over time.", **inputs)
             rnn = _torch_rnn(w_xh.double(), w_hh.double(), b.double())
             h0d = torch.zeros(n, h, dtype=F64, device=device) if h0 is None else h0.double()
@@ -237,7 +218,7 @@ def check_bptt_backward(fn: Callable, device: torch.device, gen: torch.Generator
         call = (f"bptt_backward(xs: {(t, n, i)}, h0: {(n, h)}, W_xh: {(i, h)}, W_hh: {(h, h)}, b: {(h,)}, hs, dhs) "
                 f"{dtype}, the loss reading {'every state' if reads == 'all' else 'only the last state'}")
         inputs = {"xs": xs, "h0": h0, "W_xh": w_xh, "W_hh": w_hh, "b": b, "hs": hs, "dhs": dhs}
-        grads = _run(call, lambda: fn(xs, h0, w_xh, w_hh, b, hs, dhs), AUTOGRAD_FAMILY | RNN_FAMILY | NUMPY_ESCAPES,
+        grads = run_under_policy(call, lambda: fn(xs, h0, w_xh, w_hh, b, hs, dhs), AUTOGRAD_FAMILY | RNN_FAMILY | NUMPY_ESCAPES,
                      "this exercise computes the gradients by hand, backwards through time (no .backward(), "
                      "torch.autograd.grad or torch's RNN).", **inputs)
         if not isinstance(grads, dict):
@@ -296,7 +277,7 @@ def check_clip_grad_norm(fn: Callable, device: torch.device, gen: torch.Generato
         ours, theirs = _with_grads(grads), _with_grads(grads)
         with torch.random.fork_rng(devices=[]):
             expected_norm = torch.nn.utils.clip_grad_norm_(theirs, max_norm)
-        out = _run(call, lambda: fn(ours, max_norm), CLIP_FAMILY | NUMPY_ESCAPES,
+        out = run_under_policy(call, lambda: fn(ours, max_norm), CLIP_FAMILY | NUMPY_ESCAPES,
                    "compute the global norm and scale the gradients yourself.")
         if isinstance(out, float) or not isinstance(out, torch.Tensor) or out.dim() != 0:
             what = f"a tensor of shape {tuple(out.shape)}" if isinstance(out, torch.Tensor) else type(out).__name__
@@ -337,7 +318,7 @@ def check_clip_grad_norm(fn: Callable, device: torch.device, gen: torch.Generato
                 continue  # without torch's 1e-6: as good
             _expect(p.grad, q.grad.to(dtype), "clip_grad_norm", what, float(gd.abs().max()), variants)
     none = [torch.zeros(3, requires_grad=True)]
-    out = _run("clip_grad_norm(params) with no gradients", lambda: fn(none, 1.0), CLIP_FAMILY | NUMPY_ESCAPES,
+    out = run_under_policy("clip_grad_norm(params) with no gradients", lambda: fn(none, 1.0), CLIP_FAMILY | NUMPY_ESCAPES,
                "compute the global norm and scale the gradients yourself.")
     if not isinstance(out, torch.Tensor) or out.dim() != 0 or float(out) != 0.0:
         raise CheckFailed(f"clip_grad_norm(params) where no parameter has a gradient returned {out!r}; return "
@@ -389,7 +370,7 @@ def check_classify(fn: Callable, device: torch.device, gen: torch.Generator) -> 
         for xs, lengths, params, shown in cases:
             call = f"classify(xs: {shown}, lengths {lengths.tolist()})"
             names = ("W_xh", "W_hh", "b", "W_hy", "b_y")
-            out = _run(call, lambda: fn(xs, lengths, *params), RNN_FAMILY | NUMPY_ESCAPES,
+            out = run_under_policy(call, lambda: fn(xs, lengths, *params), RNN_FAMILY | NUMPY_ESCAPES,
                        "run rnn_forward and pick each sequence's last state yourself.",
                        xs=xs, lengths=lengths, **dict(zip(names, params)))
             expected = _logits(xs, lengths, params)
@@ -441,7 +422,7 @@ def _expect_step(fn: Callable, params: list[torch.Tensor], batch: tuple, lr: flo
     expected_loss, expected = _reference_step(before, xs, lengths, ys, lr, max_norm)
     objects = list(params)
     try:
-        loss = _run(call, lambda: fn(params, xs, lengths, ys, lr, max_norm), RNN_FAMILY | NUMPY_ESCAPES,
+        loss = run_under_policy(call, lambda: fn(params, xs, lengths, ys, lr, max_norm), RNN_FAMILY | NUMPY_ESCAPES,
                     "the RNN runs through classify.", xs=xs, lengths=lengths, ys=ys)
     except RuntimeError as err:
         if "leaf Variable that requires grad" not in str(err):
