@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Iterator, Sequence
+from typing import Iterable, Iterator, Mapping
 
 import numpy as np
 import torch
@@ -58,19 +58,30 @@ def expect_tensor(out: object, *, name: str, dtype: torch.dtype, device: torch.d
 
 
 def expect_close(out: object, expected: torch.Tensor, name: str, call: str,
-                 hints: Sequence[tuple[torch.Tensor, str]] = (), scale: float = 0.0) -> None:
+                 hints: Iterable[tuple[torch.Tensor, str]] = (), scale: float = 0.0,
+                 shape_hint: str | Mapping[tuple[int, ...], str] | None = "",
+                 nonfinite_hint: str = "is it numerically stable?") -> None:
     """Fail unless `out` is a tensor like `expected` and close to it, allowing rounding in proportion
-    to `scale` (see is_close). A wrong answer that equals one of the `hints`' variants gets that
-    hint's diagnosis; a non-finite one where the truth is finite is asked about stability."""
+    to `scale` (see is_close).
+
+    A tensor of the wrong shape is named first, with `shape_hint` (one text, or one per wrong shape)
+    saying which mistake gives it. A wrong answer that equals one of the `hints`' variants gets that
+    hint's diagnosis; a non-finite one where the truth is finite gets `nonfinite_hint`.
+    """
+    if isinstance(out, torch.Tensor) and tuple(out.shape) != tuple(expected.shape):
+        hint = shape_hint.get(tuple(out.shape), "") if isinstance(shape_hint, Mapping) else shape_hint
+        raise CheckFailed(f"{call} returned shape {tuple(out.shape)}; expected {tuple(expected.shape)}."
+                          + (f" {hint}" if hint else ""))
     out = expect_tensor(out, name=name, dtype=expected.dtype, device=expected.device, shape=tuple(expected.shape), call=call)
-    if not is_close(out, expected, scale):
-        for variant, hint in hints:
-            if variant.shape == out.shape and is_close(out, variant.to(out.dtype)):
-                raise CheckFailed(f"{call} is wrong: {hint}")
-        if not torch.isfinite(out).all() and torch.isfinite(expected).all():
-            raise CheckFailed(f"{call} gave inf or nan where the true value is finite: is it numerically stable?")
-        detail = worst_difference(out, expected) if out.dim() else f"expected {expected.item():.6g}, got {out.item():.6g}"
-        raise CheckFailed(f"{call} is wrong: {detail}.")
+    if is_close(out, expected, scale):
+        return
+    for variant, hint in hints:
+        if variant.shape == out.shape and is_close(out, variant.to(out.dtype), scale):
+            raise CheckFailed(f"{call} is wrong: {hint}")
+    if not torch.isfinite(out).all() and torch.isfinite(expected).all():
+        raise CheckFailed(f"{call} gave inf or nan where the true value is finite: {nonfinite_hint}")
+    detail = worst_difference(out, expected) if out.dim() else f"expected {expected.item():.6g}, got {out.item():.6g}"
+    raise CheckFailed(f"{call} is wrong: {detail}.")
 
 
 def worst_difference(actual: torch.Tensor, expected: torch.Tensor) -> str:

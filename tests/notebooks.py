@@ -1,7 +1,7 @@
 """Building submissions for tests: the released notebook, filled with reference answers or others."""
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Callable
 
 import nbformat
 

@@ -22,8 +22,10 @@ def test_compare_speed_finds_a_python_loop_much_slower():
 
 
 def test_compare_speed_of_a_function_against_itself_is_near_one():
-    speed = compare_speed(_fast, _fast, ARGS, CPU, rounds=5, min_block_s=0.005)
-    assert 0.5 < speed.ratio < 2
+    # With the settings the checks use; the band is the checks' "within 3x of the reference". Short
+    # blocks (5 ms) under pytest -n auto on 2 cores once measured the same function 2.6x slower than itself.
+    speed = compare_speed(_fast, _fast, ARGS, CPU)
+    assert 1 / 3 < speed.ratio < 3
 
 
 def test_format_duration_picks_a_readable_unit():

@@ -1,12 +1,12 @@
 """Hidden checks of lesson 07_conv: convolutions and pooling against torch.nn.functional, op policy, speed."""
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterator
 
 import torch
 import torch.nn.functional as F
 
-from autograder.compare import expect_tensor, is_close, worst_difference
+from autograder.compare import expect_close
 from autograder.exercise import Exercise, check, randn, reference, references_for
 from autograder.policy import NUMPY_ESCAPES, record_ops, run_under_policy
 from autograder.results import CheckFailed
@@ -71,24 +71,8 @@ POOL_CASES = (
 )
 
 
-def _expect(out: Any, expected: torch.Tensor, name: str, call: str, scale: float,
-            variants: Iterable[tuple[torch.Tensor, str]] = (), shape_hint: str = "") -> None:
-    """out against the truth: a tensor of its dtype, device and shape, then values within the
-    tolerance (rounding in proportion to `scale`); a wrong answer that equals one of the `variants`
-    gets that variant's diagnosis."""
-    if isinstance(out, torch.Tensor) and tuple(out.shape) != tuple(expected.shape):
-        raise CheckFailed(f"{call} returned shape {tuple(out.shape)}; expected {tuple(expected.shape)}."
-                          + (f" {shape_hint}" if shape_hint else ""))
-    expect_tensor(out, name=name, dtype=expected.dtype, device=expected.device, shape=tuple(expected.shape), call=call)
-    if is_close(out, expected, scale):
-        return
-    for variant, hint in variants:
-        if variant.shape == out.shape and is_close(out, variant.to(out.dtype), scale):
-            raise CheckFailed(f"{call} is wrong: {hint}")
-    if not torch.isfinite(out).all() and torch.isfinite(expected).all():
-        raise CheckFailed(f"{call} gave inf or nan where the true value is finite: was the result made with "
-                          "torch.empty and never fully written, or does -inf padding leak into it?")
-    raise CheckFailed(f"{call} is wrong: {worst_difference(out, expected)}.")
+# What a non-finite result where the truth is finite usually means in this lesson.
+NONFINITE_HINT = "was the result made with torch.empty and never fully written, or does -inf padding leak into it?"
 
 
 def _size(h: int, k: int, stride: int, padding: int) -> int:
@@ -185,7 +169,8 @@ def _expect_convolutions(name: str, fn: Callable, cases: Iterator[tuple], forbid
         scale = float(F.conv2d(x.double().abs(), w.double().abs(), None, s, p).max())
         scale += 0.0 if b is None else float(b.abs().max())
         hint = "" if not isinstance(out, torch.Tensor) else _shape_hint(tuple(out.shape), x, *w.shape[2:], w.shape[0], s, p)
-        _expect(out, expected.to(x.dtype), name, call, scale, _conv_variants(x, w, b, s, p), hint)
+        expect_close(out, expected.to(x.dtype), name, call, scale=scale, hints=_conv_variants(x, w, b, s, p),
+                     shape_hint=hint, nonfinite_hint=NONFINITE_HINT)
 
 
 def _expect_channel_error(name: str, fn: Callable, gen: torch.Generator, device: torch.device) -> None:
@@ -297,8 +282,9 @@ def check_im2col(fn: Callable, device: torch.device, gen: torch.Generator) -> No
             elif isinstance(out, torch.Tensor) and out.dim() == 3 and out.shape[:2] == expected.shape[:2]:
                 hint = next((h for ho, wo, h in _size_mistakes(x, kh, kw, s, p) if ho * wo == out.shape[2]),
                             "L = H_out * W_out positions, each from output_size.")
-            _expect(out, expected, "im2col", call, float(x.abs().max()),
-                    _im2col_variants(x, expected, kh, kw, s, p, h_out, w_out), hint)
+            expect_close(out, expected, "im2col", call, scale=float(x.abs().max()),
+                         hints=_im2col_variants(x, expected, kh, kw, s, p, h_out, w_out), shape_hint=hint,
+                         nonfinite_hint=NONFINITE_HINT)
 
 
 def _timed(fn: Callable, reference_name: str, case: tuple, gen: torch.Generator, device: torch.device,
@@ -373,7 +359,8 @@ def _expect_pools(name: str, fn: Callable, gen: torch.Generator, device: torch.d
             expected = truth(x.double(), k, stride, p).to(x.dtype)
             hint = "" if not isinstance(out, torch.Tensor) else _shape_hint(
                 tuple(out.shape), x, k, k, x.shape[1], stride, p, default_stride=s is None)
-            _expect(out, expected, name, call, float(x.abs().max()), variants(x.double(), k, stride, p), hint)
+            expect_close(out, expected, name, call, scale=float(x.abs().max()),
+                         hints=variants(x.double(), k, stride, p), shape_hint=hint, nonfinite_hint=NONFINITE_HINT)
 
 
 @check("maxpool2d")

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any, Callable, Iterable, Iterator
+from typing import Callable, Iterator
 
 import torch
 import torch.nn.functional as F
 from torch.nn.utils.rnn import pack_padded_sequence
 
 from autograder.checks import reference_helpers
-from autograder.compare import expect_tensor, is_close, product_scale, worst_difference
+from autograder.compare import expect_close, is_close, product_scale
 from autograder.exercise import Exercise, check, randn
 from autograder.policy import AUTOGRAD_FAMILY, NUMPY_ESCAPES, run_under_policy
 from autograder.results import CheckFailed
@@ -50,25 +50,6 @@ TRAIN_EPOCHS = len(LR_PER_EPOCH)
 MIN_ACCURACY = 0.40
 VALID_RANGE = "58.4-67.5%"
 TRAIN_BUDGET_S = 30.0
-
-
-def _expect(out: Any, expected: torch.Tensor, name: str, call: str, scale: float,
-            variants: Iterable[tuple[torch.Tensor, str]] = (), shape_hints: dict[tuple, str] | None = None) -> None:
-    """out against the truth: a tensor of its dtype, device and shape (a wrong shape with the mistake
-    it points to), then values within the tolerance; a wrong answer equal to a variant gets its hint."""
-    if isinstance(out, torch.Tensor) and tuple(out.shape) != tuple(expected.shape):
-        hint = (shape_hints or {}).get(tuple(out.shape), "")
-        raise CheckFailed(f"{call} has shape {tuple(out.shape)}; expected {tuple(expected.shape)}."
-                          + (f" {hint}" if hint else ""))
-    expect_tensor(out, name=name, dtype=expected.dtype, device=expected.device, shape=tuple(expected.shape), call=call)
-    if is_close(out, expected, scale):
-        return
-    for variant, hint in variants:
-        if variant.shape == out.shape and is_close(out, variant.to(out.dtype), scale):
-            raise CheckFailed(f"{call} is wrong: {hint}")
-    if not torch.isfinite(out).all() and torch.isfinite(expected).all():
-        raise CheckFailed(f"{call} gave inf or nan where the true value is finite.")
-    raise CheckFailed(f"{call} is wrong: {worst_difference(out, expected)}.")
 
 
 def _weights(i: int, h: int, dtype: torch.dtype, device: torch.device,
@@ -134,8 +115,8 @@ def check_rnn_cell(fn: Callable, device: torch.device, gen: torch.Generator) -> 
         if i == h:
             variants.append((torch.tanh(xd @ wh + hd @ wx + bd), "W_xh and W_hh are swapped: the input goes through "
                              "W_xh (I, H), the previous state through W_hh (H, H)."))
-        _expect(out, expected, "rnn_cell", call, _step_scale(x, hp, w_xh, w_hh, b), variants,
-                {(h, n): "It is transposed: one row per sequence, (N, H)."} if n != h else None)
+        expect_close(out, expected, "rnn_cell", call, scale=_step_scale(x, hp, w_xh, w_hh, b), hints=variants,
+                     shape_hint={(h, n): "It is transposed: one row per sequence, (N, H)."} if n != h else None)
 
 
 @check("rnn_forward")
@@ -167,7 +148,8 @@ def check_rnn_forward(fn: Callable, device: torch.device, gen: torch.Generator) 
                            (1, n, h): "It returns only the last state; return every step's, stacked along time: (T, N, H).",
                            (t + 1, n, h): "It includes h0: hs holds the T new states, one per input step."}
             scale = 2 * (product_scale(xd.reshape(-1, i), wx) + float(wh.abs().sum(0).max() + bd.abs().max()))
-            _expect(out, expected.to(dtype), "rnn_forward", call, scale, variants, shape_hints)
+            expect_close(out, expected.to(dtype), "rnn_forward", call, scale=scale, hints=variants,
+                         shape_hint=shape_hints)
 
 
 def _bptt(xs: torch.Tensor, h0: torch.Tensor, w_xh: torch.Tensor, w_hh: torch.Tensor, b: torch.Tensor,
@@ -239,8 +221,8 @@ def check_bptt_backward(fn: Callable, device: torch.device, gen: torch.Generator
             scale = 10 * float(truth[k].abs().max()) * t
             shape_hints = {(n, h): "It is not summed over the batch: b's gradient is da.sum(0), added up over the "
                            "steps."} if k == "b" else None
-            _expect(grads[k], truth[k], "bptt_backward", f"{call}: the gradient of {k}", scale,
-                    [(v[k], hint) for v, hint in variants], shape_hints)
+            expect_close(grads[k], truth[k], "bptt_backward", f"{call}: the gradient of {k}", scale=scale,
+                         hints=[(v[k], hint) for v, hint in variants], shape_hint=shape_hints)
 
 
 def _with_grads(grads: list[torch.Tensor | None]) -> list[torch.Tensor]:
@@ -316,7 +298,8 @@ def check_clip_grad_norm(fn: Callable, device: torch.device, gen: torch.Generato
                          "tensor, which is fine too; a local variable g = g * c changes nothing)." if coef < 1 else "."))]
             if is_close(p.grad.double(), (gd * max_norm / total) if total > max_norm else gd):
                 continue  # without torch's 1e-6: as good
-            _expect(p.grad, q.grad.to(dtype), "clip_grad_norm", what, float(gd.abs().max()), variants)
+            expect_close(p.grad, q.grad.to(dtype), "clip_grad_norm", what, scale=float(gd.abs().max()),
+                         hints=variants)
     none = [torch.zeros(3, requires_grad=True)]
     out = run_under_policy("clip_grad_norm(params) with no gradients", lambda: fn(none, 1.0), CLIP_FAMILY | NUMPY_ESCAPES,
                "compute the global norm and scale the gradients yourself.")
@@ -389,7 +372,8 @@ def check_classify(fn: Callable, device: torch.device, gen: torch.Generator) -> 
                            "state, not one per step.", (n, w_hh.shape[0]): "These are states; map them to logits with "
                            "the output layer, @ W_hy + b_y."}
             scale = float(w_hy.abs().sum(0).max()) * 4 + float(b_y.abs().max())
-            _expect(out, expected.to(xs.dtype), "classify", call, scale, variants, shape_hints)
+            expect_close(out, expected.to(xs.dtype), "classify", call, scale=scale, hints=variants,
+                         shape_hint=shape_hints)
 
 
 def _reference_step(params: list[torch.Tensor], xs: torch.Tensor, lengths: torch.Tensor, ys: torch.Tensor,
@@ -453,8 +437,8 @@ def _expect_step(fn: Callable, params: list[torch.Tensor], batch: tuple, lr: flo
         variants = [(unclipped[k], "the gradients are not clipped before the update: call clip_grad_norm(params, "
                      "max_norm) after loss.backward() and before the update."),
                     (ascent[k], "it steps uphill: p -= lr * p.grad, against the gradient.")]
-        _expect(p.detach(), want, "train_step", f"{call}: params[{k}] ({names[k]}) after the step",
-                float(want.abs().max()), variants)
+        expect_close(p.detach(), want, "train_step", f"{call}: params[{k}] ({names[k]}) after the step",
+                     scale=float(want.abs().max()), hints=variants)
         if p.grad is not None and p.grad.abs().max() != 0:
             raise CheckFailed(f"{call}: params[{k}].grad is still set after the step: clear it (p.grad = None) so "
                               "that the next backward() does not add to it.")
