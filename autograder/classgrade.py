@@ -179,12 +179,15 @@ _REMOTE: dict[str, Supervisor] = {}
 
 
 def grade_payload(payload: dict) -> dict:
-    """A Dask task: grade one notebook in an isolated worker on this machine (warm after the first)."""
-    if "supervisor" not in _REMOTE:
-        _REMOTE["supervisor"] = Supervisor()
+    """A Dask task: grade one notebook in an isolated worker on this machine (warm after the first).
+    Where the course folder exists on this machine too (a cluster on the instructor's machine, or a
+    shared file system), its gradebook and other students' files are hidden from the notebook as well."""
+    course = payload.get("course") or ""
+    if course not in _REMOTE:
+        _REMOTE[course] = Supervisor(extra_hidden=[Path(course)] if course and Path(course).is_dir() else [])
     lesson = lesson_for(payload["lesson"])
     job = Job(lesson, payload["notebook"], payload["label"], payload.get("device"), payload.get("release"))
-    for _, result in _REMOTE["supervisor"].grade([job]):
+    for _, result in _REMOTE[course].grade([job]):
         return result_to_dict(result)
     raise RuntimeError("no result")
 
@@ -193,13 +196,15 @@ def _graded_locally(jobs: list[Job], workers: int, hidden_root: Path) -> Iterato
     yield from Supervisor(workers=workers, extra_hidden=[hidden_root]).grade(jobs)
 
 
-def _graded_on_dask(jobs: list[Job], scheduler: Any) -> Iterator[tuple[Job, LessonResult]]:
+def _graded_on_dask(jobs: list[Job], scheduler: Any, course_root: Path) -> Iterator[tuple[Job, LessonResult]]:
     from distributed import Client, as_completed
 
     client = scheduler if isinstance(scheduler, Client) else Client(scheduler)
+    course = str(course_root.resolve())
     try:
         futures = {client.submit(grade_payload, {"lesson": j.lesson.key, "notebook": j.notebook, "label": j.label,
-                                                 "device": j.device, "release": j.release}, pure=False): j
+                                                 "device": j.device, "release": j.release, "course": course},
+                                 pure=False): j
                    for j in jobs}
         for future in as_completed(futures):
             job = futures[future]
@@ -241,7 +246,7 @@ def autograde(lesson_key: str, root: Path | str = ".", students: list[str] | Non
     by_student = {sub.student: sub for sub in todo}
     if not jobs:
         return report
-    source = (_graded_on_dask(jobs, scheduler) if scheduler is not None
+    source = (_graded_on_dask(jobs, scheduler, course.root) if scheduler is not None
               else _graded_locally(jobs, workers or os.cpu_count() or 1, course.root))
     bar = tqdm(total=len(jobs), unit="notebook", desc=f"autograde {lesson.key}", disable=not progress, file=sys.stderr)
     try:

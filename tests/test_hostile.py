@@ -48,6 +48,41 @@ def _assert_grades(route: str, got: dict[str, dict[str, float]], cases=CASES) ->
     assert not wrong, f"{route}: {len(wrong)} wrong grades (got, expected): {json.dumps(wrong, indent=1)}"
 
 
+# The longest first (under pytest -n auto each test here may run on its own worker).
+def test_nbgrader_autograde_grades_the_corpus_exactly(corpus, tmp_path):
+    from nbgrader.api import Gradebook
+
+    course = tmp_path / "course"
+    course.mkdir()
+    shutil.copyfile(COURSE_ROOT / "nbgrader_config.py", course / "nbgrader_config.py")
+    shutil.copytree(COURSE_ROOT / "source" / KEY, course / "source" / KEY)
+    full = os.environ.get("AUTOGRADER_FULL_CORPUS") == "1"
+    cases = [c for c in CASES if c.nbgrader and c.key == KEY and (full or c.name in NBGRADER_SUBSET)]
+    assert len(cases) >= 30 or full
+    subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", KEY, "--force"], cwd=course, env=ENV,
+                   check=True, capture_output=True, timeout=300)
+    for case in cases:
+        folder = course / "submitted" / case.name / KEY
+        folder.mkdir(parents=True)
+        shutil.copyfile(corpus[case.name], folder / f"{KEY}.ipynb")
+    before = _digests({c.name: course / "submitted" / c.name / KEY / f"{KEY}.ipynb" for c in cases})
+    proc = subprocess.run([sys.executable, "-m", "nbgrader", "autograde", KEY, "--force"], cwd=course, env=ENV,
+                          capture_output=True, text=True, timeout=2400)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    got = {}
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        for case in cases:
+            got[case.name] = {name: gb.find_grade(f"test_{name}", KEY, KEY, case.name).score for name in POINTS[KEY]}
+    _assert_grades("nbgrader", got, cases)
+    assert not OUTSIDE.exists()
+    # nbgrader's own kernel could not import the references either (the line ran there and failed).
+    kernel_run = json.loads((course / "autograded" / "import_reference_star" / KEY / f"{KEY}.ipynb").read_text())
+    errors = [o.get("ename") for c in kernel_run["cells"] if "from solutions" in "".join(c.get("source", ""))
+              for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    assert errors and set(errors) <= {"ModuleNotFoundError", "PermissionError"}
+    assert _digests({c.name: course / "submitted" / c.name / KEY / f"{KEY}.ipynb" for c in cases}) == before
+
+
 def test_corpus_is_large_and_covers_every_category():
     assert len(CASES) >= 60 and len({c.name for c in CASES}) == len(CASES)
     assert {c.category for c in CASES} == {"cheat", "crash", "bomb", "broken", "side effect"}
@@ -101,37 +136,3 @@ def test_pytest_plugin_grades_the_corpus_exactly(corpus, tmp_path):
         got.setdefault(folder, {})[case.get("name")] = 0 if failed else POINTS[key][case.get("name")]
     _assert_grades("pytest", got)
     assert _digests(corpus) == before
-
-
-def test_nbgrader_autograde_grades_the_corpus_exactly(corpus, tmp_path):
-    from nbgrader.api import Gradebook
-
-    course = tmp_path / "course"
-    course.mkdir()
-    shutil.copyfile(COURSE_ROOT / "nbgrader_config.py", course / "nbgrader_config.py")
-    shutil.copytree(COURSE_ROOT / "source" / KEY, course / "source" / KEY)
-    full = os.environ.get("AUTOGRADER_FULL_CORPUS") == "1"
-    cases = [c for c in CASES if c.nbgrader and c.key == KEY and (full or c.name in NBGRADER_SUBSET)]
-    assert len(cases) >= 30 or full
-    subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", KEY, "--force"], cwd=course, env=ENV,
-                   check=True, capture_output=True, timeout=300)
-    for case in cases:
-        folder = course / "submitted" / case.name / KEY
-        folder.mkdir(parents=True)
-        shutil.copyfile(corpus[case.name], folder / f"{KEY}.ipynb")
-    before = _digests({c.name: course / "submitted" / c.name / KEY / f"{KEY}.ipynb" for c in cases})
-    proc = subprocess.run([sys.executable, "-m", "nbgrader", "autograde", KEY, "--force"], cwd=course, env=ENV,
-                          capture_output=True, text=True, timeout=2400)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    got = {}
-    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
-        for case in cases:
-            got[case.name] = {name: gb.find_grade(f"test_{name}", KEY, KEY, case.name).score for name in POINTS[KEY]}
-    _assert_grades("nbgrader", got, cases)
-    assert not OUTSIDE.exists()
-    # nbgrader's own kernel could not import the references either (the line ran there and failed).
-    kernel_run = json.loads((course / "autograded" / "import_reference_star" / KEY / f"{KEY}.ipynb").read_text())
-    errors = [o.get("ename") for c in kernel_run["cells"] if "from solutions" in "".join(c.get("source", ""))
-              for o in c.get("outputs", []) if o.get("output_type") == "error"]
-    assert errors and set(errors) <= {"ModuleNotFoundError", "PermissionError"}
-    assert _digests({c.name: course / "submitted" / c.name / KEY / f"{KEY}.ipynb" for c in cases}) == before
