@@ -94,6 +94,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     items.sort(key=lambda item: _rank(item.nodeid))
 
 
+@pytest.hookimpl(optionalhook=True)  # also loads with -p no:xdist
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """Under `pytest -n auto` (xdist's default distribution, "load"), share the work by `work_unit`."""
     if config.getvalue("dist") != "load":
