@@ -146,10 +146,10 @@ def check_batchnorm_forward(fn: Callable, device: torch.device, gen: torch.Gener
         out = run_under_policy(call, lambda: fn(x, gamma, beta, eps), NORM_FAMILY | NUMPY_ESCAPES,
                    "compute the mean and variance yourself (x.mean, x.var with correction=0).", x=x, gamma=gamma, beta=beta)
         expected = F.batch_norm(x.double(), None, None, gamma.double(), beta.double(), training=True, eps=eps).to(dtype)
+        shape_hints = {tuple(shape[1:]): "It reduced the batch away: return one normalised value per input, x's shape.",
+                       (shape[1],): "It returns the per-channel statistics; return the normalised x, of x's shape."}
         expect_close(out, expected, "batchnorm_forward", call, scale=_scale(x, gamma, beta, eps),
-                     hints=_forward_hints(x, gamma, beta, eps),
-                     shape_hint={tuple(shape[1:]): "It reduced the batch away: return one normalised value per input, x's shape.",
-                 (shape[1],): "It returns the per-channel statistics; return the normalised x, of x's shape."}, nonfinite_hint=NONFINITE_HINT)
+                     hints=_forward_hints(x, gamma, beta, eps), shape_hint=shape_hints, nonfinite_hint=NONFINITE_HINT)
 
 
 def _torch_bn(c: int, dims: int, eps: float, device: torch.device) -> torch.nn.Module:
