@@ -38,6 +38,11 @@ LEARNER_CELL = "<notebook cell "  # the file name under which a notebook's code 
 def _under(path: str, roots: tuple[str, ...]) -> bool:
     return any(path == r or path.startswith(r + os.sep) for r in roots)
 
+
+def _depth(path: str, roots: tuple[str, ...]) -> int:
+    """The length of the deepest root that holds `path` (-1 if none does): the most specific root decides."""
+    return max((len(r) for r in roots if path == r or path.startswith(r.rstrip(os.sep) + os.sep)), default=-1)
+
 def installed_code_roots() -> tuple[str, ...]:
     """Where installed code lives: the standard library, site-packages, and this package."""
     import site
@@ -73,7 +78,11 @@ class Guard:
             if filename.startswith("<"):  # generated code: trusted unless learner code compiled it
                 known = not filename.startswith(LEARNER_CELL)
             else:
-                known = _under(filename, self.trusted_roots) and not _under(filename, self.writable)
+                # Installed code is trusted unless it lies in a place graded code may write to. The most
+                # specific root decides: a course checked out under /tmp, with its virtual environment,
+                # keeps its installed code trusted when /tmp is writable (the kernel's case), while a
+                # working directory inside an installed tree still makes what is written there learner code.
+                known = _depth(filename, self.trusted_roots) > _depth(filename, self.writable)
             self._trusted[filename] = known
         return known
 
@@ -108,7 +117,8 @@ class Guard:
             return f"reading {target} (the grader's files are off limits)"
         writing = (isinstance(mode, str) and any(c in mode for c in "wax+")) or \
                   (isinstance(flags, int) and flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC))
-        if writing and not _under(target, self.writable):
+        if writing and not _depth(target, self.writable) > _depth(target, self.trusted_roots):
+            # Nor into installed code below a writable root: a file written there would be trusted.
             return f"writing {target} (graded code may write only in its working directory)"
         return None
 

@@ -5,7 +5,7 @@ import os
 import sys
 from pathlib import Path
 import warnings
-from typing import Any
+from typing import Any, Callable, Iterable
 
 from autograder.exercise import KERNEL_VERDICT_ENV
 
@@ -25,7 +25,26 @@ def _harden() -> None:
     from autograder.supervisor import hidden_paths
 
     set_limits(Limits())
-    Guard(hidden_paths(), [Path.cwd(), Path(tempfile.gettempdir())]).install()
+    Guard(kernel_secret_paths(Path.cwd(), hidden_paths), [Path.cwd(), Path(tempfile.gettempdir())]).install()
+
+
+def kernel_secret_paths(cwd: Path, hidden_paths: Callable[[Iterable[Path]], list[Path]]) -> list[Path]:
+    """What the kernel must not open: this course's private files, and those of the course being graded.
+
+    nbgrader runs the kernel in `<course>/autograded/<student>/<assignment>`; that course's gradebook,
+    sources, submissions and the other students' results are hidden, the folder it runs in is not.
+    """
+    cwd = cwd.resolve()
+    course = next((d for d in cwd.parents if (d / "nbgrader_config.py").is_file() or (d / "gradebook.db").is_file()),
+                  None)
+    secret = [p for p in hidden_paths([course] if course else []) if not _holds(p, cwd)]
+    if course is not None and cwd.parent.parent == course / "autograded":
+        secret += [d for d in (course / "autograded").iterdir() if d != cwd.parent]
+    return secret
+
+
+def _holds(folder: Path, path: Path) -> bool:
+    return path == folder or folder in path.parents
 
 
 def configure_grading_kernel() -> None:
