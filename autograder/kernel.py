@@ -18,14 +18,20 @@ def _warning_to_stdout(message: Any, category: type[Warning], filename: str, lin
 def _harden() -> None:
     """nbgrader runs the submission in this kernel too: keep it from forking, opening the network,
     writing outside its folder or exhausting the machine (its verdict is not used, its damage would be)."""
+    import atexit
+    import shutil
     import tempfile
 
     from autograder.guard import Guard
     from autograder.sandbox import Limits, set_limits
     from autograder.supervisor import hidden_paths
 
+    # Its own temporary folder rather than all of /tmp, where the course itself may be checked out.
+    scratch = tempfile.mkdtemp(prefix="grading-kernel-")
+    atexit.register(shutil.rmtree, scratch, ignore_errors=True)
+    tempfile.tempdir = os.environ["TMPDIR"] = scratch
     set_limits(Limits())
-    Guard(kernel_secret_paths(Path.cwd(), hidden_paths), [Path.cwd(), Path(tempfile.gettempdir())]).install()
+    Guard(kernel_secret_paths(Path.cwd(), hidden_paths), [Path.cwd(), Path(scratch)]).install()
 
 
 def kernel_secret_paths(cwd: Path, hidden_paths: Callable[[Iterable[Path]], list[Path]]) -> list[Path]:

@@ -43,6 +43,8 @@ CELLS = {
     "reference": "from solutions.forward import *",
     "network": "import socket; socket.socket()",
     "fork": "import os; os.fork()",
+    "temporary": "import tempfile; print(tempfile.NamedTemporaryFile('w').name.startswith(tempfile.gettempdir()))",
+    "beside_the_course": "open('../../../../beside.txt', 'w')",
 }
 
 
@@ -67,8 +69,11 @@ def test_a_real_grading_kernel_refuses_what_the_submission_must_not_do(course):
             got[name] = (error, text, reply["content"].get("evalue", ""))
     finally:
         client.stop_channels()
-        manager.shutdown_kernel(now=True)
+        manager.shutdown_kernel()
     assert got["own"][:2] == (None, "alice's data\n")
+    assert got["temporary"][:2] == (None, "True\n")
+    assert got["beside_the_course"][0] == "PermissionError" and "may write only" in got["beside_the_course"][2]
+    assert not (course.parent / "beside.txt").exists()
     for name in ("other_student", "gradebook", "reference"):
         assert got[name][0] == "PermissionError", (name, got[name])
     assert "the grader's files are off limits" in got["other_student"][2]
