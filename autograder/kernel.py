@@ -9,6 +9,8 @@ from typing import Any, Callable, Iterable
 
 from autograder.exercise import KERNEL_VERDICT_ENV
 
+KERNEL_SCRATCH_ENV = "AUTOGRADER_KERNEL_SCRATCH"  # the grading kernel's temporary folder, made by autograde
+
 
 def _warning_to_stdout(message: Any, category: type[Warning], filename: str, lineno: int,
                        file: Any = None, line: str | None = None) -> None:
@@ -27,8 +29,10 @@ def _harden() -> None:
     from autograder.supervisor import hidden_paths
 
     # Its own temporary folder rather than all of /tmp, where the course itself may be checked out.
-    scratch = tempfile.mkdtemp(prefix="grading-kernel-")
-    atexit.register(shutil.rmtree, scratch, ignore_errors=True)
+    # Autograde makes it (and removes it, however the kernel ends); a kernel started otherwise makes its own.
+    scratch = os.environ.get(KERNEL_SCRATCH_ENV) or tempfile.mkdtemp(prefix="grading-kernel-")
+    if not os.environ.get(KERNEL_SCRATCH_ENV):
+        atexit.register(shutil.rmtree, scratch, ignore_errors=True)
     tempfile.tempdir = os.environ["TMPDIR"] = scratch
     set_limits(Limits())
     Guard(kernel_secret_paths(Path.cwd(), hidden_paths), [Path.cwd(), Path(scratch)]).install()

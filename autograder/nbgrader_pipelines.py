@@ -3,6 +3,8 @@ feedback without hidden tests."""
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from typing import Any
 
 from nbgrader.converters import Autograde, GenerateAssignment, GenerateFeedback
@@ -109,6 +111,8 @@ class ResilientExecute(Execute):
     def preprocess(self, nb: Any, resources: Any = None, km: Any = None) -> tuple[Any, Any]:
         import threading
 
+        from autograder.kernel import KERNEL_SCRATCH_ENV
+
         outcome: dict[str, BaseException] = {}
 
         def run() -> None:
@@ -119,9 +123,19 @@ class ResilientExecute(Execute):
 
         cells = sum(1 for c in nb.cells if c.cell_type == "code")
         deadline = (self.timeout or 60) * (cells + 2) + 60
+        # The kernel's temporary folder, removed here however the kernel ends (a notebook may kill it).
+        scratch = tempfile.mkdtemp(prefix="grading-kernel-")
+        previous = os.environ.get(KERNEL_SCRATCH_ENV)
+        os.environ[KERNEL_SCRATCH_ENV] = scratch
         thread = threading.Thread(target=run, name="nbgrader-execute", daemon=True)
-        thread.start()
-        thread.join(deadline)
+        try:
+            thread.start()
+            thread.join(deadline)
+        finally:
+            if previous is None:
+                os.environ.pop(KERNEL_SCRATCH_ENV, None)
+            else:
+                os.environ[KERNEL_SCRATCH_ENV] = previous
         if thread.is_alive():
             self.log.warning("The notebook's kernel stopped answering; the isolated grader gives the verdict.")
             self._kill_kernel()
@@ -129,6 +143,7 @@ class ResilientExecute(Execute):
             err = outcome["error"]
             self.log.warning("The notebook stopped its kernel (%s: %s); the isolated grader gives the verdict.",
                              type(err).__name__, str(err).splitlines()[0][:200] if str(err) else "")
+        shutil.rmtree(scratch, ignore_errors=True)
         return nb, resources
 
     def _kill_kernel(self) -> None:
