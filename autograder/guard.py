@@ -43,6 +43,7 @@ def _depth(path: str, roots: tuple[str, ...]) -> int:
     """The length of the deepest root that holds `path` (-1 if none does): the most specific root decides."""
     return max((len(r) for r in roots if path == r or path.startswith(r.rstrip(os.sep) + os.sep)), default=-1)
 
+
 def installed_code_roots() -> tuple[str, ...]:
     """Where installed code lives: the standard library, site-packages, and this package."""
     import site
