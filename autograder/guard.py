@@ -32,6 +32,8 @@ _FRAME_ATTRIBUTES = frozenset({"tb_frame", "gi_frame", "cr_frame", "ag_frame", "
 _FRAME_EVENTS = frozenset({"sys._getframe", "sys._current_frames"})
 _FRAME_HANDING = frozenset({"currentframe", "stack", "trace", "getouterframes", "getinnerframes",
                             "walk_stack", "walk_tb", "_current_frames"})
+# Every event the hook acts on (besides those starting with _DENIED_PREFIXES).
+_WATCHED_EVENTS = _DENIED_EVENTS | _FRAME_EVENTS | {"compile", "open", "import", "object.__getattr__"}
 LEARNER_CELL = "<notebook cell "  # the file name under which a notebook's code cells are compiled
 
 
@@ -162,7 +164,18 @@ class Guard:
     def install(self) -> None:
         """Add the audit hook (irrevocably) and refuse Python signal handlers set by learner code,
         since a handler is handed whatever frame is running when its signal arrives."""
-        sys.addaudithook(self.hook)
+        hook, ignored = self.hook, set()
+
+        def audit(event: str, args: tuple) -> None:
+            # Python calls the hook for every event, `builtins.id` included (a million times in one
+            # autograd notebook): events the hook never acts on are dismissed with one set lookup.
+            if event in ignored:
+                return
+            if event in _WATCHED_EVENTS or event.startswith(_DENIED_PREFIXES):
+                hook(event, args)
+            else:
+                ignored.add(event)
+        sys.addaudithook(audit)
         import _signal
         original = _signal.signal
 
@@ -206,20 +219,31 @@ _VOLATILE = frozenset({"Storage", "stdout", "stderr", "stdin", "modules", "path_
 
 
 class Snapshot:
-    """The identity of every attribute of the modules and classes a verdict rests on."""
+    """The identity of every attribute of the modules and classes a verdict rests on.
+
+    Compared in every exercise process, forked from the loader, where reading an object copies its
+    page (reference counts are written): the watched list is made once, and a dictionary whose
+    version tag (PEP 509, which changes on every write) is unchanged is not read at all.
+    """
 
     def __init__(self) -> None:
-        self.ids = {(name, attr): id(value) for name, obj in _watched_modules()
+        self.watched = _watched_modules()
+        self.ids = {(name, attr): id(value) for name, obj in self.watched
                     for attr, value in list(vars(obj).items()) if attr not in _VOLATILE}
-        self.class_keys = {name: set(vars(obj)) for name, obj in _watched_modules() if isinstance(obj, type)}
+        self.class_keys = {name: set(vars(obj)) for name, obj in self.watched if isinstance(obj, type)}
+        self.modules = {name: obj for name, obj in self.watched if isinstance(obj, ModuleType)}
+        self.versions = {name: _dict_version(obj) for name, obj in self.watched}
         self.handlers = {s: signal.getsignal(s) for s in (signal.SIGALRM, signal.SIGTERM, signal.SIGINT,
                                                            signal.SIGXCPU, signal.SIGCHLD)}
         self.hooks = (sys.excepthook, sys.displayhook, sys.breakpointhook, sys.unraisablehook)
 
     def changes(self) -> list[str]:
         """What was replaced, added to a watched class, or re-hooked since the snapshot."""
-        changed = []
-        for name, obj in _watched_modules():
+        changed = [f"the module {name}" for name, module in self.modules.items() if sys.modules.get(name) is not module]
+        for name, obj in self.watched:
+            version = self.versions[name]
+            if version is not None and _dict_version(obj) == version:
+                continue
             items = list(vars(obj).items())
             for attr, value in items:
                 old = self.ids.get((name, attr))
@@ -231,6 +255,41 @@ class Snapshot:
         if (sys.excepthook, sys.displayhook, sys.breakpointhook, sys.unraisablehook) != self.hooks:
             changed.append("a sys hook")
         return changed
+
+
+def _version_reader() -> Any:
+    """How to read a dict's version tag (CPython 3.11: after the header and the item count), or None
+    where this interpreter's layout is not the one checked here."""
+    if sys.implementation.name != "cpython" or sys.version_info[:2] != (3, 11):
+        return None
+    import ctypes
+
+    def read(d: dict) -> int:
+        return ctypes.c_uint64.from_address(id(d) + 3 * ctypes.sizeof(ctypes.c_ssize_t)).value
+    probe: dict = {}
+    before = read(probe)
+    probe["x"] = 1
+    middle = read(probe)
+    probe["x"] = 2
+    after = read(probe)
+    return read if before != middle != after and read(probe) == after else None
+
+
+_READ_VERSION = _version_reader()
+
+
+def _dict_version(obj: Any) -> int | None:
+    """The version tag of a module's or class's attribute dict; None if it cannot be read."""
+    if _READ_VERSION is None:
+        return None
+    namespace = obj.__dict__
+    if not isinstance(namespace, dict):  # a class's mappingproxy: the dict it wraps
+        import gc
+        referents = gc.get_referents(namespace)
+        if len(referents) != 1 or not isinstance(referents[0], dict):
+            return None
+        namespace = referents[0]
+    return _READ_VERSION(namespace)
 
 
 def python_threads() -> list[str]:

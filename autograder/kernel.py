@@ -5,11 +5,10 @@ import os
 import sys
 from pathlib import Path
 import warnings
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from autograder.exercise import KERNEL_VERDICT_ENV
-
-KERNEL_SCRATCH_ENV = "AUTOGRADER_KERNEL_SCRATCH"  # the grading kernel's temporary folder, made by autograde
+from autograder.kernel_launcher import KERNEL_SCRATCH_ENV
 
 
 def _warning_to_stdout(message: Any, category: type[Warning], filename: str, lineno: int,
@@ -26,7 +25,7 @@ def _harden() -> None:
 
     from autograder.guard import Guard
     from autograder.sandbox import Limits, set_limits
-    from autograder.supervisor import hidden_paths
+    from autograder.hidden import kernel_secret_paths
 
     # Its own temporary folder rather than all of /tmp, where the course itself may be checked out.
     # Autograde makes it (and removes it, however the kernel ends); a kernel started otherwise makes its own.
@@ -35,26 +34,7 @@ def _harden() -> None:
         atexit.register(shutil.rmtree, scratch, ignore_errors=True)
     tempfile.tempdir = os.environ["TMPDIR"] = scratch
     set_limits(Limits())
-    Guard(kernel_secret_paths(Path.cwd(), hidden_paths), [Path.cwd(), Path(scratch)]).install()
-
-
-def kernel_secret_paths(cwd: Path, hidden_paths: Callable[[Iterable[Path]], list[Path]]) -> list[Path]:
-    """What the kernel must not open: this course's private files, and those of the course being graded.
-
-    nbgrader runs the kernel in `<course>/autograded/<student>/<assignment>`; that course's gradebook,
-    sources, submissions and the other students' results are hidden, the folder it runs in is not.
-    """
-    cwd = cwd.resolve()
-    course = next((d for d in cwd.parents if (d / "nbgrader_config.py").is_file() or (d / "gradebook.db").is_file()),
-                  None)
-    secret = [p for p in hidden_paths([course] if course else []) if not _holds(p, cwd)]
-    if course is not None and cwd.parent.parent == course / "autograded":
-        secret += [d for d in (course / "autograded").iterdir() if d != cwd.parent]
-    return secret
-
-
-def _holds(folder: Path, path: Path) -> bool:
-    return path == folder or folder in path.parents
+    Guard(kernel_secret_paths(Path.cwd()), [Path.cwd(), Path(scratch)]).install()
 
 
 def configure_grading_kernel() -> None:

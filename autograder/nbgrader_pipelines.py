@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 from typing import Any
 
+from jupyter_client.manager import AsyncKernelManager
 from nbgrader.converters import Autograde, GenerateAssignment, GenerateFeedback
 from nbgrader.preprocessors import (ClearHiddenTests, ClearSolutions, Execute, GetGrades, NbGraderPreprocessor,
                                     OverwriteCells)
@@ -102,16 +104,27 @@ def _supervisor(root: Any) -> Any:
     return _SUPERVISORS[root]
 
 
+class SandboxedKernelManager(AsyncKernelManager):
+    """Starts the kernel through autograder.kernel_launcher, which sandboxes it before it runs."""
+
+    def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
+        return [sys.executable, "-m", "autograder.kernel_launcher", *super().format_kernel_cmd(extra_arguments)]
+
+
 class ResilientExecute(Execute):
     """nbgrader's Execute, except that a kernel the notebook killed, hung or cut off (e.g. by writing
     into every open descriptor) ends the run instead of the autograde: the cells that ran keep their
     outputs, and the isolated grader gives the verdict. jupyter_client can wait forever on a kernel
     whose connection the notebook broke, so the run has an overall deadline."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("kernel_manager_class", SandboxedKernelManager)
+        super().__init__(*args, **kwargs)
+
     def preprocess(self, nb: Any, resources: Any = None, km: Any = None) -> tuple[Any, Any]:
         import threading
 
-        from autograder.kernel import KERNEL_SCRATCH_ENV
+        from autograder.kernel_launcher import KERNEL_SCRATCH_ENV
 
         outcome: dict[str, BaseException] = {}
 

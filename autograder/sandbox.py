@@ -59,18 +59,20 @@ def _write(path: str, text: str) -> None:
         f.write(text)
 
 
-def _enter_namespaces(libc: ctypes.CDLL, iso: Isolation) -> None:
-    """A new network and mount namespace: as root directly, else inside a new user namespace."""
+def _enter_namespaces(libc: ctypes.CDLL, iso: Isolation, network: bool = True) -> None:
+    """A new mount namespace, and network namespace unless `network` is False: as root directly, else
+    inside a new user namespace."""
     uid, gid = os.getuid(), os.getgid()
+    flags = CLONE_NEWNS | (CLONE_NEWNET if network else 0)
     try:
-        _check(libc.unshare(CLONE_NEWNS | CLONE_NEWNET), "unshare")
+        _check(libc.unshare(flags), "unshare")
     except OSError:
-        _check(libc.unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET), "unshare (user namespace)")
+        _check(libc.unshare(CLONE_NEWUSER | flags), "unshare (user namespace)")
         _write("/proc/self/setgroups", "deny")
         _write("/proc/self/uid_map", f"{uid} {uid} 1")
         _write("/proc/self/gid_map", f"{gid} {gid} 1")
         iso.notes.append("user namespace")
-    iso.network = True
+    iso.network = network
     _check(libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None), "mount --make-rprivate /")
 
 
@@ -165,12 +167,7 @@ def enter_sandbox(hidden: list[Path], workdir: Path, keep_fds: list[int], limits
     else:
         iso.notes.append("namespaces turned off: network and files guarded in-process only")
     os.chdir(workdir)
-    try:
-        _drop_capabilities(libc)
-        iso.user = "no capabilities"
-    except OSError as err:
-        iso.notes.append(f"capabilities kept ({err.strerror})")
-    libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+    _give_up_privileges(libc, iso)
     libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
     set_limits(limits)
     devnull = os.open(os.devnull, os.O_RDWR)
@@ -178,6 +175,39 @@ def enter_sandbox(hidden: list[Path], workdir: Path, keep_fds: list[int], limits
         os.dup2(devnull, fd)
     for low, high in _gaps(sorted(set(keep_fds) | {devnull}), 3):
         os.closerange(low, high)
+    return iso
+
+
+def _give_up_privileges(libc: ctypes.CDLL, iso: Isolation) -> None:
+    """No capabilities, and no way to gain privileges again (setuid programs, file capabilities)."""
+    try:
+        _drop_capabilities(libc)
+        iso.user = "no capabilities"
+    except OSError as err:
+        iso.notes.append(f"capabilities kept ({err.strerror})")
+    libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+
+
+def sandbox_kernel(hidden: list[Path], folder: Path, scratch: Path, limits: Limits) -> Isolation:
+    """Isolate nbgrader's grading kernel before it starts (the process must still be single-threaded).
+
+    The file system as in a worker: read-only, the hidden paths covered, a private size-limited tmpfs
+    at `scratch`; `folder`, where nbgrader runs the notebook, stays writable. The kernel keeps the
+    network namespace, since it speaks to nbgrader over local TCP; the audit hook refuses sockets to
+    the notebook's code.
+    """
+    iso = Isolation()
+    libc = _libc()
+    try:
+        _enter_namespaces(libc, iso, network=False)
+        # Bound before / is made read-only: a bind mount inherits its source's read-only flag.
+        _check(libc.mount(os.fsencode(folder), os.fsencode(folder), None, MS_BIND | MS_REC, None),
+               "keep the notebook's folder writable")
+        _hide(libc, hidden, scratch, limits)
+        iso.filesystem = True
+    except OSError as err:
+        iso.notes.append(f"no mount namespace ({err.strerror}): files guarded in-process only")
+    _give_up_privileges(libc, iso)
     return iso
 
 

@@ -6,6 +6,7 @@ itself, so torch and the checks are imported once and each notebook starts warm.
 """
 from __future__ import annotations
 
+import gc
 import json
 import os
 import secrets
@@ -19,7 +20,8 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from autograder.exercise import Exercise
-from autograder.lessons import COURSE_ROOT, Lesson
+from autograder.hidden import hidden_paths
+from autograder.lessons import Lesson
 from autograder.limits import time_scale
 from autograder.loader import CELL_TIMEOUT_S, CellProblem
 from autograder.results import ExerciseResult, LessonResult, Status
@@ -30,9 +32,6 @@ from autograder.worker import Channel, Task, describe_status, loader_main
 # timer normally reports first, with the check's message).
 GRACE_S = 15.0
 STARTUP_S = 60.0
-# What a notebook's code may never see, in the course repository and in an nbgrader course.
-HIDDEN_NAMES = ("solutions", "source", "release", "submitted", "autograded", "feedback", "tests", ".git",
-                "assignments", "gradebook.db", "grades.csv", "nbgrader_config.py", "benchmarks")
 
 
 def warm_up() -> None:
@@ -73,12 +72,6 @@ class Job:
     device: str | None = None
     release: bytes | None = None      # the released notebook, to find deleted or edited test cells
     key: object = None                # the caller's handle (e.g. a student id)
-
-
-def hidden_paths(extra_roots: Iterable[Path] = ()) -> list[Path]:
-    """Everything a worker must not see: the course's private folders and files, here and in `extra_roots`."""
-    roots = [COURSE_ROOT, *extra_roots]
-    return [root / name for root in dict.fromkeys(Path(r).resolve() for r in roots) for name in HIDDEN_NAMES]
 
 
 @dataclass
@@ -155,11 +148,15 @@ class Supervisor:
                     set(run.skip), [(p.cell, p.message) for p in run.problems], self.cell_timeout_s)
         channel = Channel(out_w, refs_r, run.nonce, run.workdir, self.hidden,
                           [*self.hidden, lesson.solutions_file.parent], self.limits, self.namespaces)
+        # The child's garbage collector leaves what it inherits alone: a collection that walked it would
+        # copy every page of the warm heap (measured: 0.27 s instead of 0.03 s for a small child).
+        gc.freeze()
         pid = os.fork()
         if pid == 0:  # pragma: no cover -- the child never returns
             os.close(out_r)
             os.close(refs_w)
             loader_main(task, channel)
+        gc.unfreeze()
         os.close(out_w)
         os.close(refs_r)
         run.pid, run.fd, run.refs_fd, run.buffer = pid, out_r, refs_w, b""

@@ -165,6 +165,7 @@ def loader_main(task: Task, ch: Channel) -> None:
             send(ch.out_fd, nonce, t="done")
             os._exit(0)
         gc.disable()  # sealed: no learner finalizer runs in this process from here on
+        gc.freeze()  # nor do the exercise processes' collections walk (and so copy) the loader's heap
         __autograder_references__ = WorkerReferences(receive_sources(ch.refs_fd), guard)
         os.close(ch.refs_fd)
         for module in __autograder_references__.sources:

@@ -1,19 +1,51 @@
 """Benchmark: what isolation costs per notebook. Each lesson's reference notebook (source/) is graded
 in this process (the previous, unisolated route: run the cells here, check here) and in an isolated
-worker (fork, sandbox, one process per exercise), alternating, in one run.
+worker (fork, sandbox, one process per exercise), alternating, in one run. The in-process route
+runs in a forked copy of this process, so that neither route grades from a heap the other grew.
+
+A worker runs torch on one thread (forking after a multithreaded OpenMP region is unsafe, and
+parallel workers share the cores), so the in-process route is timed with its default threads and
+with one thread: the difference between one thread and the worker is what isolation costs.
 
     python benchmarks/isolation_cost.py --repeats 3
 """
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import statistics
 import time
+
+import torch
 
 from autograder.grade import grade_loaded, grade_notebook
 from autograder.lessons import LESSONS
 from autograder.loader import load_notebook
 from autograder.supervisor import warm_up
+
+
+def _in_process(lesson: object) -> tuple[float, tuple]:
+    """The unisolated route, timed inside a forked copy of this process: this process never holds a
+    graded notebook, as the supervisor never does (workers forked from a heap grown by earlier
+    in-process runs would otherwise pay for it)."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            start = time.perf_counter()
+            result = grade_loaded(lesson, load_notebook(lesson.source_notebook), "cpu")
+            seconds = time.perf_counter() - start
+            os.write(write, json.dumps([seconds, [result.score, result.max_score,
+                                                  [e.message[:300] for e in result.exercises]]]).encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read, "rb") as f:
+        data = f.read()
+    os.waitpid(pid, 0)
+    seconds, score = json.loads(data)
+    return seconds, tuple(score)
 
 
 def main() -> None:
@@ -22,20 +54,27 @@ def main() -> None:
     parser.add_argument("--lessons", nargs="+", default=list(LESSONS))
     args = parser.parse_args()
     warm_up()  # both routes start warm: imports and torch's lazy initialisation are paid once
-    print("| lesson | in process (s) | isolated (s) | difference (s) |\n|---|---|---|---|")
+    threads = torch.get_num_threads()
+    print(f"| lesson | in process, {threads} threads (s) | in process, 1 thread (s) | isolated, 1 thread (s) "
+          "| isolation's cost (s) |\n|---|---|---|---|---|", flush=True)
     for key in args.lessons:
         lesson = LESSONS[key]
-        inproc, isolated = [], []
+        times: dict[str, list[float]] = {"many": [], "one": [], "isolated": []}
         for _ in range(args.repeats):
-            start = time.perf_counter()
-            a = grade_loaded(lesson, load_notebook(lesson.source_notebook), "cpu")
-            inproc.append(time.perf_counter() - start)
-            start = time.perf_counter()
-            b = grade_notebook(lesson.source_notebook, "cpu")
-            isolated.append(time.perf_counter() - start)
-            assert a.score == b.score == a.max_score, (key, a.score, b.score, [e.message[:300] for e in b.exercises])
-        m_in, m_iso = statistics.median(inproc), statistics.median(isolated)
-        print(f"| {key} | {m_in:.2f} | {m_iso:.2f} | {m_iso - m_in:+.2f} |")
+            for route in times:
+                torch.set_num_threads(threads if route == "many" else 1)
+                if route == "isolated":
+                    start = time.perf_counter()
+                    result = grade_notebook(lesson.source_notebook, "cpu")
+                    times[route].append(time.perf_counter() - start)
+                    score = result.score, result.max_score, [e.message[:300] for e in result.exercises]
+                else:
+                    seconds, score = _in_process(lesson)
+                    times[route].append(seconds)
+                assert score[0] == score[1], (key, route, score)
+        many, one, isolated = (statistics.median(times[r]) for r in ("many", "one", "isolated"))
+        print(f"| {key} | {many:.2f} | {one:.2f} | {isolated:.2f} | {isolated - one:+.2f} |", flush=True)
+    torch.set_num_threads(threads)
 
 
 if __name__ == "__main__":
