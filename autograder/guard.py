@@ -71,6 +71,7 @@ class Guard:
         self.violations: list[str] = []
         self._trusted: dict[str, bool] = {}
         self._busy = False
+        self._ignored: set[str] = set()  # events seen that the hook never acts on
         self.base: Any = None  # the code of the worker's entry frame: the frames below it are the supervisor's
 
     def trusted(self, filename: str) -> bool:
@@ -127,6 +128,14 @@ class Guard:
 
     def hook(self, event: str, args: tuple) -> None:
         """The audit hook: refuse an event when learner code is on the stack."""
+        # Python calls the hook for every event, `builtins.id` included (a million times in one autograd
+        # notebook): an event the hook never acts on is dismissed with one set lookup. (No wrapper
+        # around this method: the frame reads below count their depth from here.)
+        if event in self._ignored:
+            return
+        if not (event in _WATCHED_EVENTS or event.startswith(_DENIED_PREFIXES)):
+            self._ignored.add(event)
+            return
         if self._busy:
             return
         if event == "compile":
@@ -164,18 +173,7 @@ class Guard:
     def install(self) -> None:
         """Add the audit hook (irrevocably) and refuse Python signal handlers set by learner code,
         since a handler is handed whatever frame is running when its signal arrives."""
-        hook, ignored = self.hook, set()
-
-        def audit(event: str, args: tuple) -> None:
-            # Python calls the hook for every event, `builtins.id` included (a million times in one
-            # autograd notebook): events the hook never acts on are dismissed with one set lookup.
-            if event in ignored:
-                return
-            if event in _WATCHED_EVENTS or event.startswith(_DENIED_PREFIXES):
-                hook(event, args)
-            else:
-                ignored.add(event)
-        sys.addaudithook(audit)
+        sys.addaudithook(self.hook)
         import _signal
         original = _signal.signal
 
