@@ -170,18 +170,90 @@ def loader_main(task: Task, ch: Channel) -> None:
         os.close(ch.refs_fd)
         for module in __autograder_references__.sources:
             __autograder_references__.get(module, "__name__")  # compiled once here, shared by every fork
-        for name in task.exercises:
+
+        def run_exercise(name: str, done_fd: int) -> None:
+            _exercise_main(lesson, name, loaded, task.device, __autograder_references__, snapshot, guard, env,
+                           ch, nonce, recursion_limit, done_fd)
+
+        finished: list[int] = []  # exercise processes stopped after their result, reaped at the end
+        spare = _Spare.fork(run_exercise) if task.exercises else None
+        for number, name in enumerate(task.exercises, 1):
             send(ch.out_fd, nonce, t="start", exercise=name)
-            pid = os.fork()
-            if pid == 0:
-                _exercise_main(lesson, name, loaded, task.device, __autograder_references__, snapshot, guard, env,
-                               ch, nonce, recursion_limit)
-            _, status = os.waitpid(pid, 0)
-            send(ch.out_fd, nonce, t="exit", exercise=name, status=describe_status(status))
+            child, spare = spare, None
+            child.begin(name)
+            if number < len(task.exercises):
+                spare = _Spare.fork(run_exercise, child)  # while this one checks, on another core if there is one
+            send(ch.out_fd, nonce, t="exit", exercise=name, status=child.finish(finished))
+        for pid in finished:
+            os.waitpid(pid, 0)
         send(ch.out_fd, nonce, t="done")
     except BaseException as err:  # the loader itself failed: say so, the supervisor reports it
         _send_crash(ch.out_fd, nonce, err)
     os._exit(0)
+
+
+class _Spare:
+    """An exercise process forked ahead of time from the sealed loader, waiting for the name of the
+    exercise it is to check. The loader forks the next one while the current one checks, and does not
+    wait for a finished one to tear down its address space: a finished process says so on its own pipe
+    (after its result), is killed and reaped later. Forking and tearing down a process as large as
+    torch's cost 10-20 ms each, once per exercise."""
+
+    def __init__(self, pid: int, command_fd: int, done_fd: int) -> None:
+        self.pid, self.command_fd, self.done_fd = pid, command_fd, done_fd
+
+    @classmethod
+    def fork(cls, run: Any, running: "_Spare | None" = None) -> "_Spare":
+        command_r, command_w = os.pipe()
+        done_r, done_w = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover -- the child never returns
+            try:
+                os.close(command_w)
+                os.close(done_r)
+                if running is not None:  # the pipes of the process checking now are not this one's
+                    os.close(running.done_fd)
+                name = _read_line(command_r)
+                os.close(command_r)
+                if name:
+                    run(name, done_w)
+            finally:
+                os._exit(0)
+        os.close(command_r)
+        os.close(done_w)
+        return cls(pid, command_w, done_r)
+
+    def begin(self, name: str) -> None:
+        os.write(self.command_fd, name.encode() + b"\n")
+        os.close(self.command_fd)
+
+    def finish(self, finished: list[int]) -> str:
+        """Wait until the process has reported (or ended); how it ended, in words. A process that
+        reported is stopped and added to `finished`, to be reaped later."""
+        try:
+            said_done = os.read(self.done_fd, 1) == b"1"
+        finally:
+            os.close(self.done_fd)
+        if said_done:
+            # Its result is sent: nothing it still does counts. It is stopped now and reaped later.
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            finished.append(self.pid)
+            return "finished"
+        _, status = os.waitpid(self.pid, 0)
+        return describe_status(status)
+
+
+def _read_line(fd: int) -> str:
+    data = b""
+    while not data.endswith(b"\n"):
+        chunk = os.read(fd, 256)
+        if not chunk:
+            return ""
+        data += chunk
+    return data.decode().strip()
 
 
 def _send_crash(fd: int, nonce: str, err: BaseException) -> None:
@@ -196,7 +268,7 @@ def _send_crash(fd: int, nonce: str, err: BaseException) -> None:
 
 def _exercise_main(lesson: Any, name: str, loaded: Any, device: str | None, references: Any,
                    snapshot: Any, guard: Any, env: dict[str, str], ch: Channel, nonce: str,
-                   recursion_limit: int) -> None:
+                   recursion_limit: int, done_fd: int) -> None:
     """One exercise process: restore what the notebook may have changed, check, verify, report."""
     try:
         import torch
@@ -223,6 +295,7 @@ def _exercise_main(lesson: Any, name: str, loaded: Any, device: str | None, refe
         if tampered:
             result.points, result.status, result.message = 0, Status.ERROR, tampered
         send(ch.out_fd, nonce, t="result", exercise=name, status=result.status.value, message=result.message)
+        os.write(done_fd, b"1")
     except BaseException as err:
         try:
             send(ch.out_fd, nonce, t="crash", message=f"{type(err).__name__}: {err}"[:2000])
