@@ -11,9 +11,8 @@ import io
 import os
 import signal
 import sys
-import threading
 from pathlib import Path
-from types import ModuleType
+from types import FunctionType
 from typing import Any, Iterable
 
 # Events that read the grader's frames or memory, escape the process, or lift its limits.
@@ -33,7 +32,8 @@ _FRAME_EVENTS = frozenset({"sys._getframe", "sys._current_frames"})
 _FRAME_HANDING = frozenset({"currentframe", "stack", "trace", "getouterframes", "getinnerframes",
                             "walk_stack", "walk_tb", "_current_frames"})
 # Every event the hook acts on (besides those starting with _DENIED_PREFIXES).
-_WATCHED_EVENTS = _DENIED_EVENTS | _FRAME_EVENTS | {"compile", "open", "import", "object.__getattr__"}
+_WATCHED_EVENTS = _DENIED_EVENTS | _FRAME_EVENTS | {"compile", "open", "import", "object.__getattr__",
+                                                    "object.__setattr__", "object.__delattr__"}
 LEARNER_CELL = "<notebook cell "  # the file name under which a notebook's code cells are compiled
 
 
@@ -161,6 +161,19 @@ class Guard:
                 self._busy = False
             if self.trusted(caller.co_filename) and caller.co_name not in _FRAME_HANDING:
                 return
+        elif event in ("object.__setattr__", "object.__delattr__"):
+            # Python audits setting a function's __code__, __defaults__ or __kwdefaults__ (and a class's
+            # attributes through object.__setattr__): refused for installed code, whose behaviour a
+            # verdict may rest on. The notebook's own functions and classes stay the notebook's to change.
+            target = args[0] if args else None
+            code = getattr(target, "__code__", None) if isinstance(target, FunctionType) else None
+            if code is not None and self.trusted(code.co_filename):
+                what = f"changing {target.__module__}.{target.__qualname__}.{args[1]}"
+            elif isinstance(target, type) and target.__module__ in sys.modules and \
+                    self.trusted(getattr(sys.modules[target.__module__], "__file__", None) or "<builtin>"):
+                what = f"changing {target.__module__}.{target.__qualname__}"
+            else:
+                what = None
         elif event in _DENIED_EVENTS or event.startswith(_DENIED_PREFIXES):
             what = f"`{event}`"
         else:
@@ -182,137 +195,6 @@ class Guard:
                 self.refuse("setting a signal handler")
             return original(signum, handler)
         _signal.signal = signal.signal = guarded_signal  # type: ignore[assignment]
-
-
-# ---------------------------------------------------------------- what a verdict rests on
-
-
-def _watched_modules() -> list[tuple[str, Any]]:
-    import builtins
-    import functools
-    import math
-    import operator
-    import random
-    import time
-
-    import numpy
-    import torch
-    import torch.nn.functional
-    watched: list[tuple[str, Any]] = [
-        ("torch", torch), ("torch.nn.functional", torch.nn.functional), ("torch.nn", torch.nn),
-        ("torch.Tensor", torch.Tensor), ("torch.nn.Module", torch.nn.Module), ("time", time),
-        ("builtins", builtins), ("math", math), ("operator", operator), ("functools", functools),
-        ("random", random), ("numpy", numpy), ("os", os), ("sys", sys), ("signal", signal),
-        ("torch.utils.benchmark", sys.modules.get("torch.utils.benchmark")),
-        ("torch.overrides", sys.modules.get("torch.overrides")),
-    ]
-    watched += [(name, mod) for name, mod in sorted(sys.modules.items())
-                if name.startswith("autograder") and isinstance(mod, ModuleType)]
-    return [(n, m) for n, m in watched if m is not None]
-
-
-# Attributes that legitimately change while code runs (torch.Storage follows the default dtype).
-_VOLATILE = frozenset({"Storage", "stdout", "stderr", "stdin", "modules", "path_importer_cache", "last_value", "last_type",
-                       "last_traceback", "last_exc", "ps1", "ps2", "_home", "exc_info", "environ"})
-
-
-class Snapshot:
-    """The identity of every attribute of the modules and classes a verdict rests on.
-
-    Compared in every exercise process, forked from the loader, where reading an object copies its
-    page (reference counts are written): the watched list is made once, and a dictionary whose
-    version tag (PEP 509, which changes on every write) is unchanged is not read at all.
-    """
-
-    def __init__(self) -> None:
-        self.watched = _watched_modules()
-        self.ids = {(name, attr): id(value) for name, obj in self.watched
-                    for attr, value in list(vars(obj).items()) if attr not in _VOLATILE}
-        self.class_keys = {name: set(vars(obj)) for name, obj in self.watched if isinstance(obj, type)}
-        self.modules = {name: obj for name, obj in self.watched if isinstance(obj, ModuleType)}
-        self.versions = {name: _dict_version(obj) for name, obj in self.watched}
-        self.handlers = {s: signal.getsignal(s) for s in (signal.SIGALRM, signal.SIGTERM, signal.SIGINT,
-                                                           signal.SIGXCPU, signal.SIGCHLD)}
-        self.hooks = (sys.excepthook, sys.displayhook, sys.breakpointhook, sys.unraisablehook)
-
-    def changes(self) -> list[str]:
-        """What was replaced, added to a watched class, or re-hooked since the snapshot."""
-        changed = [f"the module {name}" for name, module in self.modules.items() if sys.modules.get(name) is not module]
-        for name, obj in self.watched:
-            version = self.versions[name]
-            if version is not None and _dict_version(obj) == version:
-                continue
-            items = list(vars(obj).items())
-            for attr, value in items:
-                old = self.ids.get((name, attr))
-                if old is not None and old != id(value):
-                    changed.append(f"{name}.{attr}")
-            if name in self.class_keys:
-                changed += [f"{name}.{attr}" for attr, _ in items if attr not in self.class_keys[name]]
-        changed += [f"the handler of signal {s.name}" for s, h in self.handlers.items() if signal.getsignal(s) != h]
-        if (sys.excepthook, sys.displayhook, sys.breakpointhook, sys.unraisablehook) != self.hooks:
-            changed.append("a sys hook")
-        return changed
-
-
-def _version_reader() -> Any:
-    """How to read a dict's version tag (CPython 3.11: after the header and the item count), or None
-    where this interpreter's layout is not the one checked here."""
-    if sys.implementation.name != "cpython" or sys.version_info[:2] != (3, 11):
-        return None
-    import ctypes
-
-    def read(d: dict) -> int:
-        return ctypes.c_uint64.from_address(id(d) + 3 * ctypes.sizeof(ctypes.c_ssize_t)).value
-    probe: dict = {}
-    before = read(probe)
-    probe["x"] = 1
-    middle = read(probe)
-    probe["x"] = 2
-    after = read(probe)
-    return read if before != middle != after and read(probe) == after else None
-
-
-_READ_VERSION = _version_reader()
-
-
-def _dict_version(obj: Any) -> int | None:
-    """The version tag of a module's or class's attribute dict; None if it cannot be read."""
-    if _READ_VERSION is None:
-        return None
-    namespace = obj.__dict__
-    if not isinstance(namespace, dict):  # a class's mappingproxy: the dict it wraps
-        import gc
-        referents = gc.get_referents(namespace)
-        if len(referents) != 1 or not isinstance(referents[0], dict):
-            return None
-        namespace = referents[0]
-    return _READ_VERSION(namespace)
-
-
-def python_threads() -> list[str]:
-    """Names of the Python threads other than this one that are running now."""
-    me = threading.get_ident()
-    names = {t.ident: t.name for t in threading.enumerate()}
-    return [names.get(ident, f"thread {ident}") for ident in sys._current_frames() if ident != me]
-
-
-def tamper_report(snapshot: Snapshot, guard: Guard) -> str | None:
-    """The message for a notebook that tampered with the grader, or None."""
-    problems = []
-    changed = snapshot.changes()
-    if changed:
-        shown = ", ".join(changed[:4]) + (f" and {len(changed) - 4} more" if len(changed) > 4 else "")
-        problems.append(f"the notebook replaced {shown}")
-    threads = python_threads()
-    if threads:
-        problems.append(f"the notebook left a thread running ({', '.join(threads[:3])})")
-    if guard.violations:
-        problems.append("the notebook tried " + "; ".join(guard.violations[:4]))
-    if not problems:
-        return None
-    return ("; ".join(problems) + ". Graded code must compute its answer without changing or inspecting "
-            "the grader, torch or the interpreter: remove that code and grade again.")
 
 
 class BoundedSink(io.TextIOBase):

@@ -121,11 +121,12 @@ def loader_main(task: Task, ch: Channel) -> None:
     """The loader process: never returns (it ends with os._exit)."""
     nonce = ch.nonce
     try:
-        from autograder.guard import Guard, Snapshot, tamper_report
+        from autograder.guard import Guard
         from autograder.lessons import lesson_for
         from autograder.loader import CellProblem, LoadedNotebook, _run_cell, code_cells, parse_notebook
         from autograder.references import SOLUTIONS_DIR, WorkerReferences, module_from_source
         from autograder.sandbox import enter_sandbox
+        from autograder.snapshot import Snapshot
 
         lesson = lesson_for(task.lesson)
         solutions_text = lesson.solutions_file.read_text(encoding="utf-8") if task.notebook is None else ""
@@ -136,7 +137,7 @@ def loader_main(task: Task, ch: Channel) -> None:
         guard = Guard(ch.secret, [ch.workdir], trusted_roots=[SOLUTIONS_DIR])
         guard.base = loader_main.__code__
         guard.install()
-        snapshot = Snapshot()
+        tamper_report = Snapshot(guard).report  # built before the notebook runs, held only here
         send(ch.out_fd, nonce, t="sandbox", network=iso.network, filesystem=iso.filesystem, user=iso.user,
              notes=iso.notes)
 
@@ -158,7 +159,7 @@ def loader_main(task: Task, ch: Channel) -> None:
                     if problem:
                         send(ch.out_fd, nonce, t="problem", cell=number, message=problem)
                         loaded.problems.append(CellProblem(number, problem))
-        tampered = tamper_report(snapshot, guard)
+        tampered = tamper_report()
         defined = sorted(k for k, v in loaded.namespace.items() if callable(v) and not k.startswith("_"))
         send(ch.out_fd, nonce, t="loaded", error=loaded.error, tampered=tampered, defined=defined)
         if tampered or loaded.error:
@@ -172,7 +173,7 @@ def loader_main(task: Task, ch: Channel) -> None:
             __autograder_references__.get(module, "__name__")  # compiled once here, shared by every fork
 
         def run_exercise(name: str, done_fd: int) -> None:
-            _exercise_main(lesson, name, loaded, task.device, __autograder_references__, snapshot, guard, env,
+            _exercise_main(lesson, name, loaded, task.device, __autograder_references__, tamper_report, env,
                            ch, nonce, recursion_limit, done_fd)
 
         finished: list[int] = []  # exercise processes stopped after their result, reaped at the end
@@ -267,14 +268,13 @@ def _send_crash(fd: int, nonce: str, err: BaseException) -> None:
 
 
 def _exercise_main(lesson: Any, name: str, loaded: Any, device: str | None, references: Any,
-                   snapshot: Any, guard: Any, env: dict[str, str], ch: Channel, nonce: str,
+                   tamper_report: Any, env: dict[str, str], ch: Channel, nonce: str,
                    recursion_limit: int, done_fd: int) -> None:
     """One exercise process: restore what the notebook may have changed, check, verify, report."""
     try:
         import torch
 
         from autograder.grade import grade_exercise
-        from autograder.guard import tamper_report
         from autograder.results import Status
 
         from autograder.sandbox import renew_memory_allowance
@@ -291,7 +291,7 @@ def _exercise_main(lesson: Any, name: str, loaded: Any, device: str | None, refe
         __autograder_references__ = references  # noqa: F841 -- found by reference() up the stack
         exercise = next(e for e in lesson.exercises() if e.name == name)
         result = grade_exercise(exercise, loaded.namespace, device, loaded)
-        tampered = tamper_report(snapshot, guard)
+        tampered = tamper_report()
         if tampered:
             result.points, result.status, result.message = 0, Status.ERROR, tampered
         send(ch.out_fd, nonce, t="result", exercise=name, status=result.status.value, message=result.message)

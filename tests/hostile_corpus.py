@@ -70,6 +70,20 @@ def _edit_test_cell(grade_id: str, points: float | None = None) -> Callable[[nbf
     return mutate
 
 
+def _at_load(name: str, code: str) -> Case:
+    """A cheat in a cell of its own: every exercise must score 0 (the victim answers zeros)."""
+    return Case(name, "cheat", ALL, {VICTIM: SIG + ZEROS}, extra=(code,))
+
+
+def _patch_check_closures(indent: str) -> str:
+    """Code that makes every check of the lesson a no-op by rewriting its closure's cells."""
+    lines = ["import autograder.checks.forward as checks", "for e in checks.EXERCISES:",
+             "    for cell in e.check.__closure__ or ():",
+             "        if callable(cell.cell_contents) and cell.cell_contents.__name__.startswith('check'):",
+             "            cell.cell_contents = lambda *args, **kwargs: None"]
+    return "".join(f"{indent}{line}\n" for line in lines)
+
+
 def _stubs_with(*cells: str) -> dict:
     return {"replace": {e: STUB for e in EXERCISES}, "extra": cells}
 
@@ -144,6 +158,29 @@ CASES: list[Case] = [
          extra=("import autograder.compare\nautograder.compare.is_close = lambda *args, **kwargs: True",)),
     Case("patch_autograder_results", "cheat", ALL, {VICTIM: SIG + ZEROS},
          extra=("import autograder.results\nclass Never(Exception):\n    pass\nautograder.results.CheckFailed = Never",)),
+    # The grader's own objects, reached through its modules: a class's method, a check's closure, a
+    # frozen Exercise, a function's code, a module swapped in sys.modules, json that rewrites results.
+    _at_load("patch_grader_class_method",
+             "import autograder.snapshot, autograder.compare\n"
+             "autograder.snapshot.Snapshot.__init__ = lambda self, guard: setattr(self, 'report', lambda: None)\n"
+             "autograder.compare.is_close = lambda *args, **kwargs: True"),
+    _at_load("patch_check_closure", _patch_check_closures("")),
+    _at_load("patch_frozen_exercise", "import autograder.checks.forward as checks\nfor e in checks.EXERCISES:\n"
+                                      "    object.__setattr__(e, 'check', lambda *args, **kwargs: None)"),
+    _at_load("patch_function_code", "import autograder.compare\n"
+                                    "autograder.compare.is_close.__code__ = (lambda *args, **kwargs: True).__code__"),
+    _at_load("swap_grader_module", "import sys, types, autograder.grade\nfake = types.ModuleType('autograder.grade')\n"
+                                   "fake.__dict__.update(vars(autograder.grade))\n"
+                                   "fake.grade_exercise = lambda exercise, *args, **kwargs: None\n"
+                                   "sys.modules['autograder.grade'] = fake"),
+    _at_load("json_rewrites_results", "import json\n_dumps = json.dumps\njson.dumps = lambda obj, **kw: "
+                                      "_dumps({**obj, 'status': 'passed'} if 'status' in obj else obj, **kw)"),
+    _at_load("patch_json_encoder_class", "import json\n_encode = json.JSONEncoder.encode\njson.JSONEncoder.encode = "
+                                         "lambda self, o: _encode(self, {**o, 'status': 'passed'} if 'status' in o else o)"),
+    Case("patch_check_closure_at_check_time", "cheat", {VICTIM}, _victim(_patch_check_closures("    ") + ZEROS)),
+    Case("patch_function_code_at_check_time", "cheat", {VICTIM}, _victim(
+        "    import autograder.compare\n"
+        "    autograder.compare.is_close.__code__ = (lambda *args, **kwargs: True).__code__\n" + ZEROS)),
     Case("patch_builtins_isinstance", "cheat", ALL, {VICTIM: SIG + ZEROS},
          extra=("import builtins\nbuiltins.isinstance = lambda obj, cls: True",)),
     Case("patch_allclose_at_check_time", "cheat", {VICTIM}, _victim(

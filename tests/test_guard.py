@@ -69,7 +69,9 @@ x = 1
 assert extract_module_locals()[1]["x"] == 1  # so may installed code, though its folder lies in a writable one
 for source in ("import socket; socket.socket()", "import solutions",
                "open(sys.argv[1] + '/solutions/forward.py')", "import os; os.fork()",
-               "sys._getframe(0)", "import inspect; inspect.stack()", "id(sys); import os; os.fork()"):
+               "sys._getframe(0)", "import inspect; inspect.stack()", "id(sys); import os; os.fork()",
+               "import json; json.dumps.__code__ = (lambda *a, **k: '').__code__",
+               "mine = lambda: 0; mine.__code__ = (lambda: 1).__code__; mine.__defaults__ = ()"):
     try:
         exec(compile(source, "<notebook cell 1>", "exec"), {"sys": sys})
     except (PermissionError, ImportError) as err:
@@ -86,13 +88,15 @@ def test_the_installed_hook_refuses_notebook_code_only(tmp_path):
                           timeout=120, cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(tmp_path)})
     assert proc.returncode == 0, proc.stderr[-2000:]
     lines = proc.stdout.splitlines()
-    assert len(lines) == 7 and not any(line.startswith("allowed") for line in lines), proc.stdout
+    assert len(lines) == 9 and not any(line.startswith("allowed") for line in lines[:8]), proc.stdout
     assert "`socket.__new__`" in lines[0]
     assert "importing the reference solutions" in lines[1]
     assert "the grader's files are off limits" in lines[2]
     assert "os.fork" in lines[3]
     assert "`sys._getframe`" in lines[4] and "`sys._getframe`" in lines[5]
     assert "os.fork" in lines[6]  # an event dismissed before (builtins.id) does not dismiss the next one
+    assert "changing json.dumps.__code__" in lines[7]  # installed code's behaviour is not the notebook's to change
+    assert lines[8].startswith("allowed")  # its own functions are
 
 
 @pytest.mark.parametrize("mode", ["r", "rb", "w"])
