@@ -30,7 +30,7 @@ WATCHED_MODULES = (
     "torch", "torch.nn", "torch.nn.functional", "torch.autograd", "torch.autograd.function", "torch.optim",
     "torch.utils.data", "torch.utils.benchmark", "torch.utils.benchmark.utils.timer",
     "torch.utils.benchmark.utils.common", "torch.overrides", "numpy", "time", "timeit", "builtins", "math",
-    "operator", "functools", "random", "os", "sys", "signal", "json", "json.encoder", "json.decoder",
+    "operator", "functools", "random", "os", "sys", "signal", "json", "json.encoder", "json.decoder", "enum",
 )
 GRADER = "autograder"
 # Attributes that legitimately change while code runs (torch.Storage follows the default dtype).

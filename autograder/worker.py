@@ -48,13 +48,6 @@ class Channel:
     namespaces: bool
 
 
-def send(fd: int, nonce: str, **message: Any) -> None:
-    """One JSON line to the supervisor."""
-    data = (json.dumps({"n": nonce, **message}) + "\n").encode()
-    while data:
-        data = data[os.write(fd, data):]
-
-
 def _read_exactly(fd: int, size: int) -> bytes:
     chunks, got = [], 0
     while got < size:
@@ -123,11 +116,13 @@ def loader_main(task: Task, ch: Channel) -> None:
     try:
         from autograder.guard import Guard
         from autograder.lessons import lesson_for
+        from autograder.messages import make_sender
         from autograder.loader import CellProblem, LoadedNotebook, _run_cell, code_cells, parse_notebook
         from autograder.references import SOLUTIONS_DIR, WorkerReferences, module_from_source
         from autograder.sandbox import enter_sandbox
         from autograder.snapshot import Snapshot
 
+        send = make_sender(ch.out_fd, nonce)  # before the notebook runs: it cannot change what this says
         lesson = lesson_for(task.lesson)
         solutions_text = lesson.solutions_file.read_text(encoding="utf-8") if task.notebook is None else ""
         _cache_stack_sources()
@@ -138,7 +133,7 @@ def loader_main(task: Task, ch: Channel) -> None:
         guard.base = loader_main.__code__
         guard.install()
         tamper_report = Snapshot(guard).report  # built before the notebook runs, held only here
-        send(ch.out_fd, nonce, t="sandbox", network=iso.network, filesystem=iso.filesystem, user=iso.user,
+        send(t="sandbox", network=iso.network, filesystem=iso.filesystem, user=iso.user,
              notes=iso.notes)
 
         loaded = LoadedNotebook(path=Path(task.label), namespace={"__name__": "__notebook__"})
@@ -154,16 +149,16 @@ def loader_main(task: Task, ch: Channel) -> None:
                 for number, source in code_cells(nb):
                     if number in task.skip_cells:
                         continue
-                    send(ch.out_fd, nonce, t="cell", cell=number)
+                    send(t="cell", cell=number)
                     problem = _run_cell(number, source, loaded.namespace, task.cell_timeout_s)
                     if problem:
-                        send(ch.out_fd, nonce, t="problem", cell=number, message=problem)
+                        send(t="problem", cell=number, message=problem)
                         loaded.problems.append(CellProblem(number, problem))
         tampered = tamper_report()
         defined = sorted(k for k, v in loaded.namespace.items() if callable(v) and not k.startswith("_"))
-        send(ch.out_fd, nonce, t="loaded", error=loaded.error, tampered=tampered, defined=defined)
+        send(t="loaded", error=loaded.error, tampered=tampered, defined=defined)
         if tampered or loaded.error:
-            send(ch.out_fd, nonce, t="done")
+            send(t="done")
             os._exit(0)
         gc.disable()  # sealed: no learner finalizer runs in this process from here on
         gc.freeze()  # nor do the exercise processes' collections walk (and so copy) the loader's heap
@@ -174,20 +169,20 @@ def loader_main(task: Task, ch: Channel) -> None:
 
         def run_exercise(name: str, done_fd: int) -> None:
             _exercise_main(lesson, name, loaded, task.device, __autograder_references__, tamper_report, env,
-                           ch, nonce, recursion_limit, done_fd)
+                           ch, send, recursion_limit, done_fd)
 
         finished: list[int] = []  # exercise processes stopped after their result, reaped at the end
         spare = _Spare.fork(run_exercise) if task.exercises else None
         for number, name in enumerate(task.exercises, 1):
-            send(ch.out_fd, nonce, t="start", exercise=name)
+            send(t="start", exercise=name)
             child, spare = spare, None
             child.begin(name)
             if number < len(task.exercises):
                 spare = _Spare.fork(run_exercise, child)  # while this one checks, on another core if there is one
-            send(ch.out_fd, nonce, t="exit", exercise=name, status=child.finish(finished))
+            send(t="exit", exercise=name, status=child.finish(finished))
         for pid in finished:
             os.waitpid(pid, 0)
-        send(ch.out_fd, nonce, t="done")
+        send(t="done")
     except BaseException as err:  # the loader itself failed: say so, the supervisor reports it
         _send_crash(ch.out_fd, nonce, err)
     os._exit(0)
@@ -268,15 +263,15 @@ def _send_crash(fd: int, nonce: str, err: BaseException) -> None:
 
 
 def _exercise_main(lesson: Any, name: str, loaded: Any, device: str | None, references: Any,
-                   tamper_report: Any, env: dict[str, str], ch: Channel, nonce: str,
+                   tamper_report: Any, env: dict[str, str], ch: Channel, send: Any,
                    recursion_limit: int, done_fd: int) -> None:
-    """One exercise process: restore what the notebook may have changed, check, verify, report."""
+    """One exercise process: restore what the notebook may have changed, check, verify, report.
+    After the learner's code has run, only what was bound before it ran decides what is reported."""
+    write = os.write
     try:
         import torch
 
         from autograder.grade import grade_exercise
-        from autograder.results import Status
-
         from autograder.sandbox import renew_memory_allowance
 
         renew_memory_allowance(ch.limits)
@@ -293,14 +288,15 @@ def _exercise_main(lesson: Any, name: str, loaded: Any, device: str | None, refe
         result = grade_exercise(exercise, loaded.namespace, device, loaded)
         tampered = tamper_report()
         if tampered:
-            result.points, result.status, result.message = 0, Status.ERROR, tampered
-        send(ch.out_fd, nonce, t="result", exercise=name, status=result.status.value, message=result.message)
-        os.write(done_fd, b"1")
+            send(t="result", exercise=name, status="error", message=tampered)
+        else:  # nothing the verdict rests on was changed: the result's classes are the grader's own
+            send(t="result", exercise=name, status=result.status.value, message=result.message)
+        write(done_fd, b"1")
     except BaseException as err:
         try:
-            send(ch.out_fd, nonce, t="crash", message=f"{type(err).__name__}: {err}"[:2000])
+            send(t="crash", message=f"{type(err).__name__}: {err}"[:2000])
         except BaseException:
-            _send_crash(ch.out_fd, nonce, err)
+            _send_crash(ch.out_fd, ch.nonce, err)
     os._exit(0)
 
 

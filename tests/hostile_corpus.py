@@ -178,6 +178,11 @@ CASES: list[Case] = [
     _at_load("patch_json_encoder_class", "import json\n_encode = json.JSONEncoder.encode\njson.JSONEncoder.encode = "
                                          "lambda self, o: _encode(self, {**o, 'status': 'passed'} if 'status' in o else o)"),
     Case("patch_check_closure_at_check_time", "cheat", {VICTIM}, _victim(_patch_check_closures("    ") + ZEROS)),
+    Case("patch_enum_value_at_check_time", "cheat", {VICTIM}, _victim(
+        "    import enum\n    enum.Enum.value = property(lambda self: 'passed')\n" + ZEROS)),
+    Case("json_rewrites_results_at_check_time", "cheat", {VICTIM}, _victim(
+        "    import json\n    _dumps = json.dumps\n    json.dumps = lambda obj, **kw: "
+        "_dumps({**obj, 'status': 'passed'} if 'status' in obj else obj, **kw)\n" + ZEROS)),
     Case("patch_function_code_at_check_time", "cheat", {VICTIM}, _victim(
         "    import autograder.compare\n"
         "    autograder.compare.is_close.__code__ = (lambda *args, **kwargs: True).__code__\n" + ZEROS)),
