@@ -5,24 +5,16 @@ import json
 import os
 
 from autograder.messages import make_sender
+from forked import in_child
 
 
 def _sent(prepare=lambda: None, **message) -> str:
     """What a sender built before `prepare()` ran writes for `message`, in a forked child."""
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover -- the child writes to the pipe
-        try:
-            send = make_sender(write, "secret")
-            prepare()
-            send(**message)
-        finally:
-            os._exit(0)
-    os.close(write)
-    with os.fdopen(read) as f:
-        text = f.read()
-    os.waitpid(pid, 0)
-    return text
+    def run(fd: int) -> None:
+        send = make_sender(fd, "secret")
+        prepare()
+        send(**message)
+    return in_child(run)
 
 
 def test_messages_are_json_lines_with_the_nonce():

@@ -9,6 +9,7 @@ import pytest
 
 from autograder.snapshot import Snapshot
 from autograder.supervisor import warm_up
+from forked import in_child
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -18,20 +19,11 @@ def _warm() -> None:
 
 def report_after(change) -> str:
     """The report of a snapshot built before `change()` ran, in a forked child."""
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover -- the child reports through the pipe
-        try:
-            report = Snapshot(SimpleNamespace(violations=[])).report
-            change()
-            os.write(write, str(report()).encode())
-        finally:
-            os._exit(0)
-    os.close(write)
-    with os.fdopen(read) as f:
-        text = f.read()
-    os.waitpid(pid, 0)
-    return text
+    def run(fd: int) -> None:
+        report = Snapshot(SimpleNamespace(violations=[])).report
+        change()
+        os.write(fd, str(report()).encode())
+    return in_child(run)
 
 
 def _nothing() -> None:
