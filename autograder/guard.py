@@ -163,15 +163,14 @@ class Guard:
                 return
         elif event in ("object.__setattr__", "object.__delattr__"):
             # Python audits setting a function's __code__, __defaults__ or __kwdefaults__ (and a class's
-            # attributes through object.__setattr__): refused for installed code, whose behaviour a
-            # verdict may rest on. The notebook's own functions and classes stay the notebook's to change.
+            # __module__, __name__, __bases__...). Refused: new code for installed functions, and any of
+            # these for the grader's own. The notebook's functions stay its own to change. (Classes are
+            # left to the tamper check: the library sets these on classes it creates for the notebook.)
             target = args[0] if args else None
             code = getattr(target, "__code__", None) if isinstance(target, FunctionType) else None
-            if code is not None and self.trusted(code.co_filename):
+            if code is not None and self.trusted(code.co_filename) and (
+                    args[1] == "__code__" or str(target.__module__).split(".")[0] == "autograder"):
                 what = f"changing {target.__module__}.{target.__qualname__}.{args[1]}"
-            elif isinstance(target, type) and target.__module__ in sys.modules and \
-                    self.trusted(getattr(sys.modules[target.__module__], "__file__", None) or "<builtin>"):
-                what = f"changing {target.__module__}.{target.__qualname__}"
             else:
                 what = None
         elif event in _DENIED_EVENTS or event.startswith(_DENIED_PREFIXES):
