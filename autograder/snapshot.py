@@ -43,27 +43,29 @@ _GRADER_CACHES: frozenset[str] = frozenset()
 _IMMUTABLE_TYPE = 1 << 8  # Py_TPFLAGS_IMMUTABLETYPE: no attribute of such a class can be set
 
 
-def _version_reader() -> Callable[[dict], int] | None:
-    """How to read a dict's version tag (CPython 3.11: after the header and the item count), or None
-    where this interpreter's layout is not the one checked here. The ctypes class used is private:
-    a notebook cannot give it a lying `value`."""
+def _version_tagger() -> Callable[[dict], Any] | None:
+    """`tag(d)`: an object whose `.value` is the dict's version tag now (CPython 3.11: after the header
+    and the item count), or None where this interpreter's layout is not the one checked here. Each
+    tag is made once, when the snapshot is built: making one is a ctypes event the audit hook has to
+    look at, reading it is not. The ctypes class is private: a notebook cannot give it a lying `value`."""
     if sys.implementation.name != "cpython" or sys.version_info[:2] != (3, 11):
         return None
     import ctypes
 
     class Tag(ctypes._SimpleCData):  # type: ignore[name-defined]
         _type_ = "Q"
-    at, offset, id_ = Tag.from_address, 3 * ctypes.sizeof(ctypes.c_ssize_t), id
+    at, offset = Tag.from_address, 3 * ctypes.sizeof(ctypes.c_ssize_t)
 
-    def read(d: dict) -> int:
-        return at(id_(d) + offset).value
+    def tag(d: dict) -> Any:
+        return at(id(d) + offset)
     probe: dict = {}
-    before = read(probe)
+    probe_tag = tag(probe)
+    before = probe_tag.value
     probe["x"] = 1
-    middle = read(probe)
+    middle = probe_tag.value
     probe["x"] = 2
-    after = read(probe)
-    return read if before != middle != after and read(probe) == after else None
+    after = probe_tag.value
+    return tag if before != middle != after and probe_tag.value == after else None
 
 
 def _class_dict(cls: type) -> dict | None:
@@ -147,7 +149,7 @@ class Snapshot:
 
 def _build_report(guard: Any) -> Callable[[], str | None]:
     """The verifier: a closure over what it compares and everything it calls, captured now."""
-    read = _version_reader()
+    tag = _version_tagger()
     id_, len_, sorted_, set_, str_, enumerate_ = id, len, sorted, set, str, enumerate
     getsignal = signal.getsignal
     enumerate_threads, get_ident, current_frames = threading.enumerate, threading.get_ident, sys._current_frames
@@ -162,11 +164,13 @@ def _build_report(guard: Any) -> Callable[[], str | None]:
                 if not _ours(c.__module__) and (d := _class_dict(c)) is not None]
     foreign_ids = [{k: id_(v) for k, v in d.items() if k not in _VOLATILE} for _, d, _ in foreign]
     foreign_keys = [set(d) if isinstance(owner, type) else None for _, d, owner in foreign]
-    foreign_versions = [read(d) if read else None for _, d, _ in foreign]
+    foreign_tags = [tag(d) if tag else None for _, d, _ in foreign]
+    foreign_versions = [t.value if t is not None else None for t in foreign_tags]
     # The grader itself: any write at all.
     dicts, sequences, cells = _grader_graph()
     dict_ids = [{k: id_(v) for k, v in d.items()} for _, d in dicts]
-    dict_versions = [read(d) if read else None for _, d in dicts]
+    dict_tags = [tag(d) if tag else None for _, d in dicts]
+    dict_versions = [t.value if t is not None else None for t in dict_tags]
     sequence_ids = [[id_(v) for v in s] for _, s in sequences]
     cell_ids = [id_(_cell_value(c)) for _, c in cells]
     handlers = {s: getsignal(s) for s in (signal.SIGALRM, signal.SIGTERM, signal.SIGINT, signal.SIGXCPU,
@@ -183,12 +187,12 @@ def _build_report(guard: Any) -> Callable[[], str | None]:
     def changes() -> list[str]:
         changed = [f"the module {name}" for name, m in watched if modules.get(name) is not m]
         for i, (label, d, _owner) in enumerate_(foreign):
-            if read is None or read(d) != foreign_versions[i]:
+            if tag is None or foreign_tags[i].value != foreign_versions[i]:
                 changed += differences(label, d, foreign_ids[i], foreign_keys[i])
         for i, (label, d) in enumerate_(dicts):
-            if read is None or read(d) != dict_versions[i]:
+            if tag is None or dict_tags[i].value != dict_versions[i]:
                 now = {k: id_(v) for k, v in d.items()}
-                if read is None and now == dict_ids[i]:
+                if tag is None and now == dict_ids[i]:
                     continue
                 keys = [k for k in sorted_(set_(now) | set_(dict_ids[i]), key=str_) if now.get(k) != dict_ids[i].get(k)]
                 found = [f"{label}.{k}" for k in keys if k not in interpreter_keys]

@@ -132,7 +132,8 @@ def loader_main(task: Task, ch: Channel) -> None:
         guard = Guard(ch.secret, [ch.workdir], trusted_roots=[SOLUTIONS_DIR])
         guard.base = loader_main.__code__
         guard.install()
-        tamper_report = Snapshot(guard).report  # built before the notebook runs, held only here
+        with guard.paused():  # the snapshot's own ctypes reads: the grader's code, before the notebook runs
+            tamper_report = Snapshot(guard).report  # held only here
         send(t="sandbox", network=iso.network, filesystem=iso.filesystem, user=iso.user,
              notes=iso.notes)
 
