@@ -75,6 +75,11 @@ def _at_load(name: str, code: str) -> Case:
     return Case(name, "cheat", ALL, {VICTIM: SIG + ZEROS}, extra=(code,))
 
 
+def _in_check(name: str, body: str) -> Case:
+    """A cheat inside the victim's function, which then answers zeros: only the victim must score 0."""
+    return Case(name, "cheat", {VICTIM}, _victim(body + ZEROS))
+
+
 def _patch_check_closures(indent: str) -> str:
     """Code that makes every check of the lesson a no-op by rewriting its closure's cells."""
     lines = ["import autograder.checks.forward as checks", "for e in checks.EXERCISES:",
@@ -177,15 +182,12 @@ CASES: list[Case] = [
                                       "_dumps({**obj, 'status': 'passed'} if 'status' in obj else obj, **kw)"),
     _at_load("patch_json_encoder_class", "import json\n_encode = json.JSONEncoder.encode\njson.JSONEncoder.encode = "
                                          "lambda self, o: _encode(self, {**o, 'status': 'passed'} if 'status' in o else o)"),
-    Case("patch_check_closure_at_check_time", "cheat", {VICTIM}, _victim(_patch_check_closures("    ") + ZEROS)),
-    Case("patch_enum_value_at_check_time", "cheat", {VICTIM}, _victim(
-        "    import enum\n    enum.Enum.value = property(lambda self: 'passed')\n" + ZEROS)),
-    Case("json_rewrites_results_at_check_time", "cheat", {VICTIM}, _victim(
-        "    import json\n    _dumps = json.dumps\n    json.dumps = lambda obj, **kw: "
-        "_dumps({**obj, 'status': 'passed'} if 'status' in obj else obj, **kw)\n" + ZEROS)),
-    Case("patch_function_code_at_check_time", "cheat", {VICTIM}, _victim(
-        "    import autograder.compare\n"
-        "    autograder.compare.is_close.__code__ = (lambda *args, **kwargs: True).__code__\n" + ZEROS)),
+    _in_check("patch_check_closure_at_check_time", _patch_check_closures("    ")),
+    _in_check("patch_enum_value_at_check_time", "    import enum\n    enum.Enum.value = property(lambda self: 'passed')\n"),
+    _in_check("json_rewrites_results_at_check_time", "    import json\n    _dumps = json.dumps\n    json.dumps = lambda obj, **kw: "
+                                                     "_dumps({**obj, 'status': 'passed'} if 'status' in obj else obj, **kw)\n"),
+    _in_check("patch_function_code_at_check_time", "    import autograder.compare\n"
+              "    autograder.compare.is_close.__code__ = (lambda *args, **kwargs: True).__code__\n"),
     Case("patch_builtins_isinstance", "cheat", ALL, {VICTIM: SIG + ZEROS},
          extra=("import builtins\nbuiltins.isinstance = lambda obj, cls: True",)),
     Case("patch_allclose_at_check_time", "cheat", {VICTIM}, _victim(
