@@ -193,9 +193,17 @@ class Guard:
             self.refuse(what)
 
     def install(self) -> None:
-        """Add the audit hook (irrevocably) and refuse Python signal handlers set by learner code,
-        since a handler is handed whatever frame is running when its signal arrives."""
+        """Refuse Python signal handlers set by learner code, and add the audit hook (irrevocably)."""
+        self.guard_signals()
+        self.add_hook()
+
+    def add_hook(self) -> None:
+        """Add the audit hook: irrevocable, and from here on called for every audited event."""
         sys.addaudithook(self.hook)
+
+    def guard_signals(self) -> None:
+        """Refuse Python signal handlers set by learner code, since a handler is handed whatever frame
+        is running when its signal arrives."""
         import _signal
         original = _signal.signal
 

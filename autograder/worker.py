@@ -114,6 +114,7 @@ def loader_main(task: Task, ch: Channel) -> None:
     """The loader process: never returns (it ends with os._exit)."""
     nonce = ch.nonce
     try:
+        from autograder.grade import grade_exercise  # every exercise process uses it: imported before the snapshot
         from autograder.guard import Guard
         from autograder.lessons import lesson_for
         from autograder.messages import make_sender
@@ -131,9 +132,11 @@ def loader_main(task: Task, ch: Channel) -> None:
         recursion_limit = sys.getrecursionlimit()
         guard = Guard(ch.secret, [ch.workdir], trusted_roots=[SOLUTIONS_DIR])
         guard.base = loader_main.__code__
-        guard.install()
-        with guard.paused():  # the snapshot's own ctypes reads: the grader's code, before the notebook runs
-            tamper_report = Snapshot(guard).report  # held only here
+        guard.guard_signals()
+        # Built before the audit hook exists: the hook is a Python call on every audited event, and
+        # building the snapshot makes tens of thousands (id, ctypes); 50-70 ms per notebook after it.
+        tamper_report = Snapshot(guard).report  # held only here
+        guard.add_hook()
         send(t="sandbox", network=iso.network, filesystem=iso.filesystem, user=iso.user,
              notes=iso.notes)
 
@@ -170,7 +173,7 @@ def loader_main(task: Task, ch: Channel) -> None:
 
         def run_exercise(name: str, done_fd: int) -> None:
             _exercise_main(lesson, name, loaded, task.device, __autograder_references__, tamper_report, env,
-                           ch, send, recursion_limit, done_fd)
+                           ch, send, recursion_limit, done_fd, grade_exercise)
 
         finished: list[int] = []  # exercise processes stopped after their result, reaped at the end
         spare = _Spare.fork(run_exercise) if task.exercises else None
@@ -265,14 +268,13 @@ def _send_crash(fd: int, nonce: str, err: BaseException) -> None:
 
 def _exercise_main(lesson: Any, name: str, loaded: Any, device: str | None, references: Any,
                    tamper_report: Any, env: dict[str, str], ch: Channel, send: Any,
-                   recursion_limit: int, done_fd: int) -> None:
+                   recursion_limit: int, done_fd: int, grade_exercise: Any) -> None:
     """One exercise process: restore what the notebook may have changed, check, verify, report.
     After the learner's code has run, only what was bound before it ran decides what is reported."""
     write = os.write
     try:
         import torch
 
-        from autograder.grade import grade_exercise
         from autograder.sandbox import renew_memory_allowance
 
         renew_memory_allowance(ch.limits)

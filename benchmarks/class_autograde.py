@@ -132,7 +132,7 @@ def main() -> None:
     reference = next(iter(scores.values()))
     agree = all(s == reference for s in scores.values())
     base = timings.get("nbgrader autograde (serial)")
-    print(f"\n| route | seconds | notebooks/s | speed-up vs nbgrader |\n|---|---|---|---|")
+    print("\n| route | seconds | notebooks/s | speed-up vs nbgrader |\n|---|---|---|---|")
     for label, seconds in timings.items():
         ratio = f"{base / seconds:.1f}x" if base else "-"
         print(f"| {label} | {seconds:.1f} | {notebooks / seconds:.2f} | {ratio} |")

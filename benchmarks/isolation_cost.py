@@ -7,7 +7,15 @@ A worker runs torch on one thread (forking after a multithreaded OpenMP region i
 parallel workers share the cores), so the in-process route is timed with its default threads and
 with one thread: the difference between one thread and the worker is what isolation costs.
 
-    python benchmarks/isolation_cost.py --repeats 5
+The same notebook's time varies by 10-30% from run to run on a shared machine, so each repeat runs
+the two one-thread routes back to back, in alternating order (ABBA: a drift in the machine's speed
+does not favour either), and the median of the paired differences is the figure to read.
+
+A worker also tunes malloc to reuse freed memory (sandbox.keep_freed_memory), which the in-process
+route never did: `--same-malloc` gives the in-process route the same setting, so that the difference
+is what isolation alone costs.
+
+    python benchmarks/isolation_cost.py --repeats 6
 """
 from __future__ import annotations
 
@@ -23,10 +31,11 @@ import torch
 from autograder.grade import grade_loaded, grade_notebook
 from autograder.lessons import LESSONS
 from autograder.loader import load_notebook
+from autograder.sandbox import keep_freed_memory
 from autograder.supervisor import warm_up
 
 
-def _in_process(lesson: object) -> tuple[float, tuple]:
+def _in_process(lesson: object, same_malloc: bool) -> tuple[float, tuple]:
     """The unisolated route, timed inside a forked copy of this process: this process never holds a
     graded notebook, as the supervisor never does (workers forked from a heap grown by earlier
     in-process runs would otherwise pay for it)."""
@@ -36,6 +45,8 @@ def _in_process(lesson: object) -> tuple[float, tuple]:
     gc.unfreeze()
     if pid == 0:
         try:
+            if same_malloc:
+                keep_freed_memory()
             start = time.perf_counter()
             result = grade_loaded(lesson, load_notebook(lesson.source_notebook), "cpu")
             seconds = time.perf_counter() - start
@@ -53,18 +64,21 @@ def _in_process(lesson: object) -> tuple[float, tuple]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=6)
     parser.add_argument("--lessons", nargs="+", default=list(LESSONS))
+    parser.add_argument("--same-malloc", action="store_true",
+                        help="give the in-process route the worker's malloc setting: isolation alone")
     args = parser.parse_args()
     warm_up()  # both routes start warm: imports and torch's lazy initialisation are paid once
     threads = torch.get_num_threads()
     print(f"| lesson | in process, {threads} threads (s) | in process, 1 thread (s) | isolated, 1 thread (s) "
-          "| isolation's cost (s) | median of paired differences (s) |\n|---|---|---|---|---|---|", flush=True)
+          "| fastest vs fastest (s) | median of paired differences (s) |\n|---|---|---|---|---|---|", flush=True)
     for key in args.lessons:
         lesson = LESSONS[key]
         times: dict[str, list[float]] = {"many": [], "one": [], "isolated": []}
-        for _ in range(args.repeats):
-            for route in times:
+        for repeat in range(args.repeats):
+            pair = ["one", "isolated"] if repeat % 2 == 0 else ["isolated", "one"]
+            for route in ["many", *pair]:
                 torch.set_num_threads(threads if route == "many" else 1)
                 if route == "isolated":
                     start = time.perf_counter()
@@ -72,7 +86,7 @@ def main() -> None:
                     times[route].append(time.perf_counter() - start)
                     score = result.score, result.max_score, [e.message[:300] for e in result.exercises]
                 else:
-                    seconds, score = _in_process(lesson)
+                    seconds, score = _in_process(lesson, args.same_malloc)
                     times[route].append(seconds)
                 assert score[0] == score[1], (key, route, score)
         # The fastest of the repeats: the run least disturbed by whatever else the machine did.
