@@ -66,6 +66,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=6)
     parser.add_argument("--lessons", nargs="+", default=list(LESSONS))
+    parser.add_argument("--threads-route", action=argparse.BooleanOptionalAction, default=True,
+                        help="also time the in-process route on all threads (not part of the pairs)")
     parser.add_argument("--same-malloc", action="store_true",
                         help="give the in-process route the worker's malloc setting: isolation alone")
     args = parser.parse_args()
@@ -78,7 +80,7 @@ def main() -> None:
         times: dict[str, list[float]] = {"many": [], "one": [], "isolated": []}
         for repeat in range(args.repeats):
             pair = ["one", "isolated"] if repeat % 2 == 0 else ["isolated", "one"]
-            for route in ["many", *pair]:
+            for route in (["many"] if args.threads_route else []) + pair:
                 torch.set_num_threads(threads if route == "many" else 1)
                 if route == "isolated":
                     start = time.perf_counter()
@@ -90,11 +92,14 @@ def main() -> None:
                     times[route].append(seconds)
                 assert score[0] == score[1], (key, route, score)
         # The fastest of the repeats: the run least disturbed by whatever else the machine did.
-        many, one, isolated = (min(times[r]) for r in ("many", "one", "isolated"))
+        many, one, isolated = (min(times[r], default=float("nan")) for r in ("many", "one", "isolated"))
         # Each repeat runs both routes back to back: the median of their differences is robust to a
         # disturbance that hits one repeat.
-        paired = statistics.median(i - o for i, o in zip(times["isolated"], times["one"]))
-        print(f"| {key} | {many:.2f} | {one:.2f} | {isolated:.2f} | {isolated - one:+.2f} | {paired:+.2f} |", flush=True)
+        differences = sorted(i - o for i, o in zip(times["isolated"], times["one"]))
+        paired = statistics.median(differences)
+        quartiles = statistics.quantiles(differences, n=4) if len(differences) > 1 else [paired] * 3
+        print(f"| {key} | {many:.2f} | {one:.2f} | {isolated:.2f} | {isolated - one:+.2f} | {paired:+.2f} "
+              f"(quartiles {quartiles[0]:+.2f}, {quartiles[2]:+.2f}) |", flush=True)
     torch.set_num_threads(threads)
 
 
