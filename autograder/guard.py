@@ -7,14 +7,13 @@ after every learner call, so that a replaced `torch.allclose` or `time.perf_coun
 """
 from __future__ import annotations
 
-import contextlib
 import io
 import os
 import signal
 import sys
 from pathlib import Path
 from types import FunctionType
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable
 
 # Events that read the grader's frames or memory, escape the process, or lift its limits.
 _DENIED_EVENTS = frozenset({
@@ -101,15 +100,6 @@ class Guard:
                     return True
                 frame = frame.f_back
             return False
-        finally:
-            self._busy = busy
-
-    @contextlib.contextmanager
-    def paused(self) -> Iterator[None]:
-        """The hook looks at nothing while the grader's own code runs this block (no learner code may)."""
-        busy, self._busy = self._busy, True
-        try:
-            yield
         finally:
             self._busy = busy
 

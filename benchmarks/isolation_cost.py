@@ -95,7 +95,7 @@ def main() -> None:
         many, one, isolated = (min(times[r], default=float("nan")) for r in ("many", "one", "isolated"))
         # Each repeat runs both routes back to back: the median of their differences is robust to a
         # disturbance that hits one repeat.
-        differences = sorted(i - o for i, o in zip(times["isolated"], times["one"]))
+        differences = [i - o for i, o in zip(times["isolated"], times["one"])]
         paired = statistics.median(differences)
         quartiles = statistics.quantiles(differences, n=4) if len(differences) > 1 else [paired] * 3
         print(f"| {key} | {many:.2f} | {one:.2f} | {isolated:.2f} | {isolated - one:+.2f} | {paired:+.2f} "

@@ -39,9 +39,13 @@ def _zombie_children() -> list[int]:
     for task in os.listdir("/proc/self/task"):
         with open(f"/proc/self/task/{task}/children") as f:
             for pid in f.read().split():
-                with open(f"/proc/{pid}/stat") as stat:
-                    if stat.read().rsplit(")", 1)[1].split()[0] == "Z":
-                        found.append(int(pid))
+                try:
+                    with open(f"/proc/{pid}/stat") as stat:
+                        state = stat.read().rsplit(")", 1)[1].split()[0]
+                except FileNotFoundError:  # reaped since it was listed
+                    continue
+                if state == "Z":
+                    found.append(int(pid))
     return found
 
 
